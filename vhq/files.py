@@ -1,0 +1,130 @@
+"""Atomic writes and content hashing.
+
+Every file vhq produces is written to a temporary name in the destination folder and moved into
+place with ``os.replace`` only once it is complete, so a crash never leaves a half-written file
+under a final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Sequence
+
+CHUNK = 1 << 20
+
+
+def temp_path_for(dest: Path, suffix: str = "") -> Path:
+    """A unique, not-yet-existing temporary path next to ``dest`` (same filesystem)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".part{suffix}", dir=dest.parent)
+    os.close(fd)
+    os.unlink(name)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path; on success it replaces ``dest``, on error it is removed.
+
+    ``suffix`` defaults to the destination's own suffix so tools that infer the format from the
+    extension (ffmpeg, PIL) still work on the temporary name.
+    """
+    dest = Path(dest)
+    tmp = temp_path_for(dest, dest.suffix if suffix is None else suffix)
+    try:
+        yield tmp
+        if tmp.is_dir():
+            replace_dir(tmp, dest)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        remove(tmp)
+        raise
+
+
+def replace_dir(src: Path, dest: Path) -> None:
+    """Move directory ``src`` to ``dest``, replacing an existing ``dest`` with minimal exposure."""
+    if dest.exists():
+        trash = temp_path_for(dest, ".old")
+        os.replace(dest, trash)
+        os.replace(src, dest)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(src, dest)
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+    return Path(dest)
+
+
+def write_text(dest: str | os.PathLike, text: str) -> Path:
+    return write_bytes(dest, text.encode("utf-8"))
+
+
+def write_json(dest: str | os.PathLike, obj) -> Path:
+    return write_text(dest, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(dest: str | os.PathLike, rows: Iterable[Mapping], fieldnames: Sequence[str]) -> Path:
+    """Write dict rows as CSV atomically (``\\n`` line ends, missing fields left empty)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fieldnames), lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return write_text(dest, buf.getvalue())
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_blob_sha1(path: str | os.PathLike) -> str:
+    """The id ``git hash-object`` gives a file (some weights are only known by it)."""
+    size = os.path.getsize(path)
+    h = hashlib.sha1(f"blob {size}\0".encode())
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_strings(parts: Iterable[str]) -> str:
+    """A stable hash of a sequence of strings (each terminated, so boundaries matter)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
