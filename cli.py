@@ -1,0 +1,99 @@
+"""The ``vhq`` command line: one Typer app, one sub-app or command per area of the toolkit.
+
+Known failures (``vhq.errors.VhqError``) print one ``error:`` line and a ``hint:`` line on stderr
+and exit 1; usage errors exit 2; ``VHQ_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from vhq import __version__
+from vhq.errors import NotBuilt, VhqError
+from vhq.weights_cli import app as weights_app
+
+app = typer.Typer(
+    name="vhq",
+    help="VoxCelebHQ toolkit: build the dataset, score image-animation models, train and run LIA.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vhq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
+) -> None:
+    """VoxCelebHQ toolkit."""
+
+
+app.add_typer(weights_app, name="weights")
+
+_PLANNED = {
+    "manifest": "Build the clip manifest from FOMM's vox-metadata.csv.",
+    "download": "Download the manifest's YouTube videos at >=1080p (resumable).",
+    "crop": "Cut, face-crop and resize clips to 512x512.",
+    "split": "Person-disjoint train/test split with a report.",
+    "stats": "Dataset statistics, plots and a dataset card.",
+    "eval": "Score predictions against ground truth (L1, LPIPS, AKD/MKR, AED, FVD, ...).",
+    "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
+    "train-lia": "Train LIA (single GPU, torchrun, CPU).",
+    "animate": "Animate a source image with a driving video (LIA).",
+    "lia": "LIA tools: convert official checkpoints, reference images, motion directions.",
+    "bench": "Run a model on the frozen benchmark protocols and score it.",
+}
+
+
+def _planned(name: str, summary: str):
+    def command(ctx: typer.Context) -> None:
+        raise NotBuilt(f"`vhq {name}` is not available in vhq {__version__} yet", "see the README's roadmap")
+
+    command.__doc__ = f"{summary} [not built yet]"
+    return command
+
+
+for _name, _summary in _PLANNED.items():
+    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)(_planned(_name, _summary))
+
+
+@app.command()
+def demo(
+    out: Annotated[str, typer.Option(help="Folder for the demo's outputs.")] = "demo-out",
+) -> None:
+    """Run the offline end-to-end demo on synthetic media."""
+    from vhq.demo import run
+
+    run(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app and turn known failures into one-line errors."""
+    try:
+        app(args=argv, prog_name="vhq")
+    except VhqError as e:
+        if os.environ.get("VHQ_DEBUG"):
+            raise
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        print("(set VHQ_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

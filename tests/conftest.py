@@ -1,0 +1,65 @@
+"""Shared fixtures: every test gets an empty weights cache and one torch thread."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """A temporary $VHQ_CACHE per test, and never the network (tests use 127.0.0.1 servers)."""
+    cache = tmp_path_factory.mktemp("vhq-cache")
+    monkeypatch.setenv("VHQ_CACHE", str(cache))
+    monkeypatch.delenv("VHQ_OFFLINE", raising=False)
+    monkeypatch.delenv("VHQ_WEIGHTS_MIRROR", raising=False)
+    yield cache
+
+
+@pytest.fixture(scope="session")
+def synthetic_clip(tmp_path_factory):
+    """A 2-second 320×180 synthetic face video (frame index in the background colour)."""
+    from vhq import synthetic
+
+    spec = synthetic.SyntheticVideo(width=320, height=180, frames=50, fps=25.0)
+    path = tmp_path_factory.mktemp("media") / "clip.mp4"
+    synthetic.write_synthetic(path, spec)
+    return path, spec
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run ``vhq ARGS`` in-process the way the console script does; return (exit code, out, err)."""
+    from cli import main
+
+    code = 0
+    try:
+        main(args)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cli(capsys):
+    return lambda *args: run_cli([str(a) for a in args], capsys)
+
+
+if os.environ.get("VHQ_TEST_NETWORK_GUARD", "1") == "1":
+    import socket
+
+    _real_connect = socket.socket.connect
+
+    def _loopback_only(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+            raise OSError(f"tests may only connect to 127.0.0.1, not {host}")
+        return _real_connect(self, address)
+
+    socket.socket.connect = _loopback_only
