@@ -473,7 +473,12 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         stop.set()
         raise
     finally:
-        table.flush() if table.rows else None
+        if table.rows:
+            table.flush()
+        try:
+            (opts.out / INCOMPLETE).rmdir()  # only when empty: partial downloads stay for the next run
+        except OSError:
+            pass
     final_rows = {vid: table.rows.get(vid) for vid in todo}
     retryable = sorted(v for v, r in final_rows.items() if r is None or errs.is_retryable(r["status"]))
     return Summary(counts, skipped, retryable, table.path)
