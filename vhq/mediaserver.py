@@ -116,6 +116,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        # Clients (ffmpeg, yt-dlp) routinely close connections early after a Range read.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
     root: Path
     failures: dict[str, int]
     truncate_after: dict[str, int]
