@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -16,30 +15,9 @@ from eval.backbones.resnext3d import load_resnext101, resnext101
 from vhq import weights
 from vhq.errors import BadInput, MissingWeights
 
-DATA = Path(__file__).parent.parent / "data" / "backbones"
-
-
-def _manifest(name: str) -> dict[str, list[int]]:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-def _random_state(manifest: dict[str, list[int]], seed: int = 0) -> "OrderedDict[str, torch.Tensor]":
-    """A random-init checkpoint with exactly the manifest's keys and shapes (a plain dict: no _metadata)."""
-    g = torch.Generator().manual_seed(seed)
-    out = OrderedDict()
-    for key, shape in manifest.items():
-        if key.endswith("num_batches_tracked"):
-            out[key] = torch.tensor(0, dtype=torch.int64)
-        elif key.endswith("running_var"):
-            out[key] = torch.rand(shape, generator=g) + 0.5
-        elif key.endswith("running_mean") or key.endswith(".bias"):
-            out[key] = torch.randn(shape, generator=g) * 0.1
-        elif key.endswith("bn.weight") or ".bn" in key and key.endswith("weight") or key.endswith("downsample.1.weight"):
-            out[key] = 1 + 0.1 * torch.randn(shape, generator=g)
-        else:
-            fan_in = max(1, int(torch.tensor(shape[1:]).prod())) if len(shape) > 1 else 1
-            out[key] = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
-    return out
+from video_backbone_files import manifest as _manifest
+from video_backbone_files import random_state as _random_state
+from video_backbone_files import real_weight_file
 
 
 def _shapes(module: torch.nn.Module) -> dict[str, list[int]]:
@@ -205,9 +183,9 @@ def test_torchscript_parity_with_real_file(tmp_path):
     """Our converted I3D against StyleGAN-V's TorchScript itself (only where the real file is at hand)."""
     import os
 
-    src = os.environ.get("VHQ_I3D_TORCHSCRIPT_FILE")
-    if not src or not Path(src).is_file():
-        pytest.skip("set VHQ_I3D_TORCHSCRIPT_FILE to the real i3d_torchscript.pt to run the parity check")
+    src = os.environ.get("VHQ_I3D_TORCHSCRIPT_FILE") or real_weight_file("i3d_torchscript", "i3d_torchscript.pt")
+    if not src or not Path(src).is_file() or not i3d_mod.is_torchscript_archive(Path(src)):
+        pytest.skip("the original i3d_torchscript.pt is not at hand (set VHQ_I3D_TORCHSCRIPT_FILE)")
     weights.import_file("i3d_torchscript", src)
     assert weights.provenance("i3d_torchscript")["weight_verified"]
     model = load_i3d("i3d_torchscript")
