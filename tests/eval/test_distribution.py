@@ -288,3 +288,59 @@ def test_csim_refuses_missing_sources_and_acd_needs_an_embedder(tmp_path):
     (tmp_path / "src").mkdir()
     with pytest.raises(BadInput, match="no source image for generated video 'a'"):
         evaluate_distribution(pred, None, ["csim"], source_dir=tmp_path / "src", embedder=distribution.colour_mean_embedder)
+
+
+# ---------------------------------------------------------------- torchrun-style ranks
+
+RANK_SCRIPT = r"""
+import json, os, sys
+import torch
+torch.set_num_threads(1)
+from vhq import distributed
+distributed.init(backend="gloo", timeout_s=120)
+from eval.distribution import evaluate_distribution
+rows = evaluate_distribution(sys.argv[1], sys.argv[2], ["fvd_i3d", "kvd"], size=32, use_cache=False, batch_size=2)
+if distributed.rank() == 0:
+    json.dump(rows, open(sys.argv[3], "w"))
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_give_the_single_process_result(tmp_path, i3d_weights, _isolated_cache):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    real = _make_set(tmp_path / "real", 5, seed=20, frames=24)
+    pred = _make_set(tmp_path / "pred", 3, seed=21)
+    single = evaluate_distribution(pred, real, ["fvd_i3d", "kvd"], size=SMALL, use_cache=False)
+    port = str(_free_port())
+    out = tmp_path / "rows.json"
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port,
+                   GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", VHQ_CACHE=str(_isolated_cache), VHQ_QUIET="1",
+                   PYTHONPATH=os.getcwd())
+        procs.append(subprocess.Popen([sys.executable, "-c", RANK_SCRIPT, str(pred), str(real), str(out)], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        try:
+            _, err = p.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail("gloo ranks did not finish in 180 s")
+        assert p.returncode == 0, err[-2000:]
+    ranked = json.loads(out.read_text())
+    for a, b in zip(single, ranked):
+        assert a["metric"] == b["metric"] and (a["clips_real"], a["clips_pred"]) == (b["clips_real"], b["clips_pred"])
+        assert b["value"] == pytest.approx(a["value"], rel=1e-5, abs=1e-9)

@@ -198,3 +198,22 @@ def test_torchscript_parity_with_real_file(tmp_path):
         theirs = detector(videos, rescale=True, resize=True, return_features=True)
         ours = model(videos.float() / 255 * 2 - 1)
     torch.testing.assert_close(ours, theirs.float(), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.realweights
+def test_fvd_calibration_zeros_vs_255_is_about_131():
+    """The reference implementation's example: 16 videos × 15 frames, 64×64, all 0 vs all 255 → FVD ≈ 131."""
+    from eval.functional.frechet import frechet_distance_from_features
+    from eval.video_features import get_protocol, preprocess_clip
+
+    real = real_weight_file("i3d_pretrained_400", "i3d_pretrained_400.pt")
+    if real is None:
+        pytest.skip("the real i3d_pretrained_400.pt is not in the user cache (VHQ_REAL_CACHE)")
+    weights.import_file("i3d_pretrained_400", real)  # must match the published git blob id
+    model = load_i3d()
+    p = get_protocol("tats")  # direct resize to 224, as the TF example
+    with torch.no_grad():
+        black = model(preprocess_clip(torch.zeros(15, 64, 64, 3, dtype=torch.uint8), p)[None])
+        white = model(preprocess_clip(torch.full((15, 64, 64, 3), 255, dtype=torch.uint8), p)[None])
+    fvd = frechet_distance_from_features(black.double().repeat(16, 1), white.double().repeat(16, 1))
+    assert fvd == pytest.approx(131, rel=0.05)
