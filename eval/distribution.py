@@ -336,8 +336,14 @@ def _feature_rows(metrics: Sequence[str], backbone: str, pred_videos, real_video
     device = torch.device(opts.device) if opts.device else distributed.default_device()
     model = None
     store = cache.ContentCache("real_video_stats")
-    key = real_cache_key(select_videos(real_videos, protocol), backbone, prov["weight_sha256"], protocol, keep)
-    cached = store.get(key) if opts.use_cache else None
+    chosen = select_videos(real_videos, protocol)
+    key = real_cache_key(chosen, backbone, prov["weight_sha256"], protocol, keep)
+    cached = None
+    if opts.use_cache:
+        # An entry that kept the features also serves a run that needs only the statistics.
+        for k in [key] + ([] if keep else [real_cache_key(chosen, backbone, prov["weight_sha256"], protocol, True)]):
+            if (cached := store.get(k)) is not None:
+                break
     if cached is not None:
         real = FeatureAccumulator.from_cache(cached, dim, keep)
         real_state = "cached"

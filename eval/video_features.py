@@ -160,7 +160,7 @@ def plan_clips(videos: dict[str, Path], protocol: ClipProtocol, role: str, lengt
     if short:
         need = protocol.span
         raise BadInput(
-            f"{len(short)} {role} video(s) shorter than the {need}-frame clip of protocol {protocol.name}: " + ", ".join(short[:5]) + (" …" if len(short) > 5 else ""),
+            f"{len(short)} {'real' if role == 'real' else 'generated'} video(s) shorter than the {need}-frame clip of protocol {protocol.name}: " + ", ".join(short[:5]) + (" …" if len(short) > 5 else ""),
             "remove or regenerate them; every video must have at least as many frames as the clip",
         )
     return clips

@@ -171,6 +171,8 @@ def test_fvd_and_kvd_with_random_init_i3d(tmp_path, i3d_weights, capsys):
     assert again[0]["real_stats"] == "cached"
     assert again[0]["value"] == pytest.approx(fvd["value"], rel=1e-6)
     assert again[1]["value"] == pytest.approx(kvd["value"], rel=1e-5, abs=1e-9)
+    # Statistics-only runs reuse the entry that kept the features too.
+    assert evaluate_distribution(pred, real, ["fvd_i3d"], size=SMALL)[0]["real_stats"] == "cached"
 
 
 def test_fvd_matches_features_computed_by_hand(tmp_path, i3d_weights):
