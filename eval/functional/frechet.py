@@ -9,9 +9,9 @@ set of any size costs O(d²) memory and a distributed reduction is a plain ``sum
 Two ways to get Tr (Σ₁Σ₂)^½:
 
 - ``"eigen"`` (default): Σ_i √λ_i with λ the eigenvalues of the symmetric PSD matrix
-  A = Σ₁^½ Σ₂ Σ₁^½ (Σ₁^½ by ``eigh`` with negative eigenvalues clipped). This is the TF-GAN /
-  DIGAN / TATS formulation; it never goes complex and stays stable when N < d makes the
-  covariances rank-deficient.
+  A = Σ₁^½ Σ₂ Σ₁^½ (Σ₁^½ by ``eigh``; eigenvalues below the numerical rank tolerance, negative
+  ones included, count as 0). This is the TF-GAN / DIGAN / TATS formulation; it never goes
+  complex and stays stable when N < d makes the covariances rank-deficient.
 - ``"sqrtm"``: ``scipy.linalg.sqrtm(Σ₁Σ₂)`` as StyleGAN-V and G3AN compute it, for parity with
   their numbers. A non-finite result is retried with ε·I added to both covariances (ε = 1e-6),
   and an imaginary diagonal larger than 1e-3 is rejected (the pytorch-fid convention).
@@ -92,16 +92,18 @@ def mean_cov(total: np.ndarray, outer: np.ndarray, count: int, unbiased: bool = 
     return mu, (cov + cov.T) / 2
 
 
-def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh(sigma)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-
-
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, method: str = "eigen") -> float:
     """Tr (Σ₁Σ₂)^½ by the symmetric eigen formulation or by ``scipy.linalg.sqrtm``."""
     if method == "eigen":
-        s = _psd_sqrt(sigma1)
-        a = s @ sigma2 @ s
+        # Σ₁ = V diag(w) Vᵀ; with L = V diag(√w) restricted to the numerically non-zero w,
+        # Σ₁^½ Σ₂ Σ₁^½ = V (Lᵀ Σ₂ L) Vᵀ has the eigenvalues of the r×r matrix Lᵀ Σ₂ L.
+        # When N < d (rank r ≤ N − 1) this is far cheaper than the d×d product.
+        w, v = np.linalg.eigh(sigma1)
+        keep = w > max(w.max(), 0.0) * w.shape[0] * np.finfo(np.float64).eps
+        if not keep.any():
+            return 0.0
+        low = v[:, keep] * np.sqrt(w[keep])
+        a = low.T @ sigma2 @ low
         lam = np.linalg.eigvalsh((a + a.T) / 2)
         return float(np.sqrt(np.clip(lam, 0, None)).sum())
     if method == "sqrtm":

@@ -151,6 +151,7 @@ def test_accumulator_matches_one_shot_statistics():
 # ---------------------------------------------------------------- end to end
 
 
+@pytest.mark.slow
 def test_fvd_and_kvd_with_random_init_i3d(tmp_path, i3d_weights, capsys):
     real = _make_set(tmp_path / "real", 5, seed=1, frames=20)
     pred = _make_set(tmp_path / "pred", 4, seed=2, frames=16, as_frames=True)
@@ -195,6 +196,7 @@ def test_fvd_matches_features_computed_by_hand(tmp_path, i3d_weights):
     assert rows[0]["cov"] == "unbiased"
 
 
+@pytest.mark.slow
 def test_identical_sets_give_zero_fvd(tmp_path, i3d_weights):
     # 16-frame videos: the random real offset can only be 0, so both sets hold the same clips.
     real = _make_set(tmp_path / "real", 4, seed=5)
