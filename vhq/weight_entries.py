@@ -96,6 +96,7 @@ register(WeightEntry(
     urls=("https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",),
     git_blob="93daef59c7ae0e9e8f76225521407e60cbafa6aa",
     used_by="fvd_i3d (stylegan-v)",
+    extra={"converter_module": "eval.backbones.i3d"},
 ))
 register(WeightEntry(
     name="i3d_pretrained_400",

@@ -205,8 +205,7 @@ def _lock(dest: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _finish(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool = False) -> WeightStatus:
-    """Check ``src`` against the entry, then move/copy it into place with its sidecar."""
+def _check_source(e: WeightEntry, src: Path, source: str, no_verify: bool) -> tuple[str, bool | None]:
     sha = files.sha256_file(src)
     ok = e.matches(src, sha)
     if ok is False and not no_verify:
@@ -214,15 +213,39 @@ def _finish(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool 
             f"{source}: sha256 {sha} does not match {e.name!r} ({e.hash_form}); nothing was written to the cache",
             f"if this is a mirror or a converted file you trust, re-run with: vhq weights import {e.name} FILE --no-verify",
         )
+    return sha, ok
+
+
+def _finish(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool = False, converted_from: tuple[str, bool | None] | None = None) -> WeightStatus:
+    """Check ``src`` against the entry, then move/copy it into place with its sidecar.
+
+    For a converted file, ``converted_from`` = (sha256, hash match) of the original: the
+    verification state is the original's, as the converted bytes have no published hash.
+    """
+    if converted_from is None:
+        sha, ok = _check_source(e, src, source, no_verify)
+    else:
+        sha, ok = files.sha256_file(src), converted_from[1]
     state = VERIFIED if ok else (RECORDED if ok is None else UNVERIFIED)
     if src.parent != dest.parent:
         tmp = files.temp_path_for(dest)
         shutil.copyfile(src, tmp)
         src = tmp
     meta = {"name": e.name, "sha256": sha, "state": state, "pinned": e.pinned, "source": source, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if converted_from is not None:
+        meta["source_sha256"] = converted_from[0]
     os.replace(src, dest)
     files.write_json(_sidecar(dest), meta)
     return WeightStatus(e.name, dest, True, state, sha)
+
+
+def _converter(e: WeightEntry) -> Callable[[WeightEntry, Path, Path], bool] | None:
+    """The entry's import converter; ``extra["converter_module"]`` names the module that registers it."""
+    if e.name not in IMPORT_CONVERTERS and e.extra.get("converter_module"):
+        import importlib
+
+        importlib.import_module(e.extra["converter_module"])
+    return IMPORT_CONVERTERS.get(e.name)
 
 
 def import_file(name: str, file: str | os.PathLike, no_verify: bool = False) -> WeightStatus:
@@ -233,11 +256,15 @@ def import_file(name: str, file: str | os.PathLike, no_verify: bool = False) -> 
         raise BadInput(f"{src}: no such file")
     dest = weights_dir() / e.filename
     with _lock(dest):
-        converter = IMPORT_CONVERTERS.get(name)
+        converter = _converter(e)
         if converter is not None:
-            with files.atomic_path(dest.with_name(dest.name + ".converted")) as tmp:
+            original = _check_source(e, src, str(src), no_verify)
+            tmp = files.temp_path_for(dest, ".converted")
+            try:
                 if converter(e, src, tmp):
-                    return _finish(e, tmp, dest, f"{src} (converted)", no_verify=True)
+                    return _finish(e, tmp, dest, f"{src} (converted)", converted_from=original)
+            finally:
+                files.remove(tmp)
         return _finish(e, src, dest, str(src), no_verify)
 
 
