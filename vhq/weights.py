@@ -256,16 +256,21 @@ def import_file(name: str, file: str | os.PathLike, no_verify: bool = False) -> 
         raise BadInput(f"{src}: no such file")
     dest = weights_dir() / e.filename
     with _lock(dest):
-        converter = _converter(e)
-        if converter is not None:
-            original = _check_source(e, src, str(src), no_verify)
-            tmp = files.temp_path_for(dest, ".converted")
-            try:
-                if converter(e, src, tmp):
-                    return _finish(e, tmp, dest, f"{src} (converted)", converted_from=original)
-            finally:
-                files.remove(tmp)
-        return _finish(e, src, dest, str(src), no_verify)
+        return _store(e, src, dest, str(src), no_verify)
+
+
+def _store(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool = False) -> WeightStatus:
+    """Verify ``src`` and put it (converted to our format where the entry has a converter) in place."""
+    converter = _converter(e)
+    if converter is not None:
+        original = _check_source(e, src, source, no_verify)
+        tmp = files.temp_path_for(dest, ".converted")
+        try:
+            if converter(e, src, tmp):
+                return _finish(e, tmp, dest, f"{source} (converted)", converted_from=original)
+        finally:
+            files.remove(tmp)
+    return _finish(e, src, dest, source, no_verify)
 
 
 def fetch(name: str, timeout: float = 60.0, progress: Callable[[int, int | None], None] | None = None) -> WeightStatus:
@@ -293,10 +298,12 @@ def fetch(name: str, timeout: float = 60.0, progress: Callable[[int, int | None]
                 errors.append(f"{url}: {err}")
                 continue
             try:
-                return _finish(e, partial, dest, url)
+                st = _store(e, partial, dest, url)
             except BadInput:
                 files.remove(partial)
                 raise
+            files.remove(partial)  # left behind when a converter wrote the cached file
+            return st
         raise NetworkError(f"could not download {e.name!r}: " + "; ".join(errors), f"re-run to resume, or: vhq weights import {e.name} FILE")
 
 

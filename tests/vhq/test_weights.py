@@ -135,3 +135,23 @@ def test_every_metrics_network_is_registered():
         e = weights.entry(name)
         assert e.licence and e.filename
         assert e.urls or e.import_only or e.extra.get("packaged")
+
+
+def test_fetch_applies_the_import_converter(tiny_entry, mirror):
+    folder, _ = mirror
+    (folder / "tiny-net.bin").write_bytes(PAYLOAD)
+
+    def convert(entry, src, dest):
+        dest.write_bytes(b"converted:" + src.read_bytes()[:10])
+        return True
+
+    weights.IMPORT_CONVERTERS["tiny_test_net"] = convert
+    try:
+        st = weights.fetch("tiny_test_net")
+    finally:
+        weights.IMPORT_CONVERTERS.pop("tiny_test_net")
+    assert st.path.read_bytes() == b"converted:" + PAYLOAD[:10]
+    assert st.state == weights.VERIFIED  # the original matched its published hash
+    meta = json.loads(st.path.with_name("tiny-net.bin.json").read_text())
+    assert meta["source_sha256"] == tiny_entry.sha256
+    assert not (weights.weights_dir() / "tiny-net.bin.incomplete").exists()
