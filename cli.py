@@ -16,6 +16,8 @@ from vhq import __version__
 from vhq.errors import NotBuilt, VhqError
 from vhq.weights_cli import app as weights_app
 
+from eval.commands import eval_command
+
 app = typer.Typer(
     name="vhq",
     help="VoxCelebHQ toolkit: build the dataset, score image-animation models, train and run LIA.",
@@ -41,13 +43,14 @@ def _root(
 
 app.add_typer(weights_app, name="weights")
 
+app.command("eval")(eval_command)
+
 _PLANNED = {
     "manifest": "Build the clip manifest from FOMM's vox-metadata.csv.",
     "download": "Download the manifest's YouTube videos at >=1080p (resumable).",
     "crop": "Cut, face-crop and resize clips to 512x512.",
     "split": "Person-disjoint train/test split with a report.",
     "stats": "Dataset statistics, plots and a dataset card.",
-    "eval": "Score predictions against ground truth (L1, LPIPS, AKD/MKR, AED, FVD, ...).",
     "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
     "train-lia": "Train LIA (single GPU, torchrun, CPU).",
     "animate": "Animate a source image with a driving video (LIA).",
