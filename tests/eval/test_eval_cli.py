@@ -166,3 +166,17 @@ def test_error_nan_producing_frames(cli, tmp_path):
     weights.import_file("alexnet", bad, no_verify=True)
     pred, gt = _pair(tmp_path)
     _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--metrics", "l1,lpips", match="non-finite lpips_alex")
+
+
+def test_aed_mtcnn_crop_is_its_own_metric(cli, eval_weights, tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_pngs(gt / "a", face_frames(2, size=128, face_scale=0.6))
+    write_pngs(pred / "a", face_frames(2, size=128, face_scale=0.6, seed=3))
+    code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "aed", "--aed-crop", "mtcnn", "--aed-distance", "l2", "--out", tmp_path / "o")
+    assert code == 0, err
+    row = files.read_csv(tmp_path / "o" / "per_video.csv")[0]
+    assert row["aed_facenet_mtcnn_l2_frames"] == "2"  # MTCNN (shipped weights) finds the synthetic face
+    s = _summary(tmp_path / "o")["aed_facenet_mtcnn_l2"]
+    assert 0 < float(s["value"]) <= 2.0  # plain L2 between unit vectors
+    assert s["weight"] == "facenet_vggface2+mtcnn"
+    assert json.loads(s["params"])["aed_crop"] == "mtcnn"
