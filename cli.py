@@ -18,6 +18,8 @@ from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
 from vhq.weights_cli import app as weights_app
 
+from eval.commands import eval_command
+
 app = typer.Typer(
     name="vhq",
     help="VoxCelebHQ toolkit: build the dataset, score image-animation models, train and run LIA.",
@@ -45,11 +47,12 @@ app.add_typer(weights_app, name="weights")
 app.add_typer(manifest_app, name="manifest")
 app.command("download")(download_command)
 
+app.command("eval")(eval_command)
+
 _PLANNED = {
     "crop": "Cut, face-crop and resize clips to 512x512.",
     "split": "Person-disjoint train/test split with a report.",
     "stats": "Dataset statistics, plots and a dataset card.",
-    "eval": "Score predictions against ground truth (L1, LPIPS, AKD/MKR, AED, FVD, ...).",
     "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
     "train-lia": "Train LIA (single GPU, torchrun, CPU).",
     "animate": "Animate a source image with a driving video (LIA).",

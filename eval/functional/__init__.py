@@ -1,0 +1,23 @@
+"""Pure metric functions over tensors: no state, no file I/O, no weight loading.
+
+Every function returns per-frame values (float64) so callers can weight them per frame or per
+video; the streaming accumulators in ``eval.metrics`` and the ``vhq eval`` runner call the same
+functions, so the two APIs cannot drift.
+"""
+
+from .identity import aed_per_frame, identity_distance
+from .keypoints import KeypointFrames, akd_per_frame, keypoint_frame_stats
+from .l1 import l1_per_frame, to_unit
+from .lpips import lpips_from_features, lpips_per_frame
+
+__all__ = [
+    "KeypointFrames",
+    "aed_per_frame",
+    "akd_per_frame",
+    "identity_distance",
+    "keypoint_frame_stats",
+    "l1_per_frame",
+    "lpips_from_features",
+    "lpips_per_frame",
+    "to_unit",
+]

@@ -1,0 +1,73 @@
+"""face-alignment's 2D FAN-4 with its S3FD detector, loaded offline from the registry.
+
+Flags pinned as pose-evaluation's ``extract.py`` uses them (``LandmarksType.TWO_D``,
+``flip_input=False``) plus ``compile=False`` (torch.compile costs minutes on CPU for no gain).
+The detector reads its file through ``face_detector_kwargs={'path_to_detector': …}``; the FAN is
+found as ``<hub dir>/checkpoints/2DFAN4-11f355bf06.pth.tar`` (a link to the registry's file, see
+``hub_dir_with``), so the library never downloads. Frames go in as uint8 RGB at the evaluation
+size; the highest-score S3FD box (score > 0.5 after NMS at IoU 0.3) is the face, as in
+pose-evaluation.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from vhq import weights
+from vhq.cache import cache_root
+
+from .common import combine_provenance, hub_dir_with
+
+WEIGHTS = ["fan2d", "s3fd"]
+
+
+class FanLandmarker:
+    backbone_id = "face-alignment-1.5.0:2DFAN4+s3fd:flip_input=False"
+    name = "fan2d"
+
+    def __init__(self, device: str | torch.device = "cpu"):
+        import face_alignment
+
+        fan_path = weights.path("fan2d")
+        s3fd_path = weights.path("s3fd")
+        url_name = face_alignment.api.models_urls["2DFAN-4"].rsplit("/", 1)[-1]
+        with hub_dir_with({url_name: fan_path}, cache_root() / "torch-hub"):
+            self.fa = face_alignment.FaceAlignment(
+                face_alignment.LandmarksType.TWO_D,
+                device=str(device),
+                flip_input=False,
+                face_detector="sfd",
+                face_detector_kwargs={"path_to_detector": str(s3fd_path)},
+                compile=False,
+            )
+
+    @staticmethod
+    def provenance() -> dict:
+        return combine_provenance(WEIGHTS)
+
+    def detect(self, frame: np.ndarray) -> np.ndarray | None:
+        """The highest-score face box ``[x1,y1,x2,y2,score]`` of one uint8 RGB frame, or None."""
+        boxes = self.fa.face_detector.detect_from_image(frame.copy())
+        if len(boxes) == 0:
+            return None
+        return np.asarray(boxes[0], dtype=np.float64)
+
+    def landmarks(self, frame: np.ndarray, box) -> np.ndarray | None:
+        """68 (x, y) landmarks in frame pixels for the face in ``box``."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pts = self.fa.get_landmarks_from_image(frame, detected_faces=[np.asarray(box, dtype=np.float64)])
+        if not pts:
+            return None
+        return np.asarray(pts[0], dtype=np.float64)[:, :2]
+
+    def analyse(self, frames: torch.Tensor) -> list:
+        """Per frame of a uint8 ``[T,H,W,3]`` batch: ``[68,2]`` landmarks or None (no face)."""
+        out = []
+        for img in frames.cpu().numpy():
+            box = self.detect(img)
+            out.append(None if box is None else self.landmarks(img, box))
+        return out

@@ -1,0 +1,117 @@
+"""CSV outputs of ``vhq eval``: ``per_video.csv``, ``summary.csv`` and the long-form leaderboard.
+
+The leaderboard has one row per (model, metric, protocol, params, test-set fingerprint) and
+carries its own provenance, so paired metrics (L1, LPIPS, AKD, …) and distribution metrics (FVD,
+KVD, video FID, ACD: sample count ``n_samples``, ``trials`` with ``value`` the mean and
+``value_std`` the spread) share one schema and a renderer needs no migration. ``summary.csv`` uses
+the same columns. Appends take an exclusive ``fcntl`` lock on ``<file>.lock``, re-read the file,
+merge (a re-run replaces its own rows) and ``os.replace`` a complete new file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from vhq import __version__, files
+from vhq.errors import BadInput
+
+LEADERBOARD_FIELDS = [
+    "model",             # --name
+    "metric",            # protocol-bearing metric name (l1, lpips_alex, akd_fan2d, fvd_i3d_16f, ...)
+    "value",             # the score (mean over trials for multi-trial metrics)
+    "value_std",         # std over trials ('' for single-run metrics)
+    "trials",            # number of trials (1 for paired metrics)
+    "higher_is_better",
+    "protocol",          # lia | fomm | stylegan-v | digan | ...
+    "weighting",         # frame | video | set
+    "params",            # JSON of protocol parameters (size, resize, clip length, stride, crop, ...)
+    "n_videos",          # videos that contributed
+    "n_frames",          # frames that contributed ('' for set metrics)
+    "n_samples",         # clips/samples per side for distribution metrics ('' otherwise)
+    "backbone",
+    "weight",            # registry name(s), '+'-joined
+    "weight_sha256",     # '+'-joined in the same order
+    "weight_verified",   # True only if every weight matched its published hash
+    "weight_state",
+    "testset",           # GT folder name (informative)
+    "testset_fingerprint",  # hash of GT keys + content digests + frame counts (authoritative)
+    "details",           # JSON of metric-specific counts (e.g. frames with no face)
+    "vhq_version",
+    "created",
+]
+KEY_FIELDS = ("model", "metric", "protocol", "params", "testset_fingerprint")
+
+
+def _str(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if v != v else repr(v)
+    return str(v)
+
+
+def leaderboard_rows(summary: Iterable[dict], *, model: str, testset: str, fingerprint: str) -> list[dict]:
+    """Summary rows of one run → complete leaderboard rows (every field present, as strings)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S")
+    out = []
+    for s in summary:
+        row = {f: "" for f in LEADERBOARD_FIELDS}
+        row.update({k: v for k, v in s.items() if k in row})
+        row.update(model=model, testset=testset, testset_fingerprint=fingerprint, vhq_version=__version__, created=now)
+        row.setdefault("trials", 1)
+        if row["trials"] == "":
+            row["trials"] = 1
+        out.append({k: _str(v) for k, v in row.items()})
+    return out
+
+
+def write_per_video(path: Path, rows: list[dict], columns: list[str]) -> Path:
+    return files.write_csv(path, rows, columns)
+
+
+def write_summary(path: Path, rows: list[dict]) -> Path:
+    return files.write_csv(path, rows, LEADERBOARD_FIELDS)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def read_leaderboard(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [k for k in KEY_FIELDS + ("value",) if k not in (reader.fieldnames or [])]
+        if missing:
+            raise BadInput(f"{path}: not a vhq leaderboard (no column {', '.join(missing)})", "choose another --leaderboard file")
+        return [{k: (v or "") for k, v in r.items() if k is not None} for r in reader]
+
+
+def append_leaderboard(path: str | Path, rows: list[dict]) -> Path:
+    """Merge ``rows`` into the leaderboard under a lock; rows with the same key are replaced in place."""
+    path = Path(path)
+    with locked(path):
+        existing = read_leaderboard(path)
+        fields = list(LEADERBOARD_FIELDS) + [k for r in existing for k in r if k not in LEADERBOARD_FIELDS]
+        fields = list(dict.fromkeys(fields))
+        new = {tuple(r[k] for k in KEY_FIELDS): r for r in rows}
+        merged = []
+        for r in existing:
+            key = tuple(r.get(k, "") for k in KEY_FIELDS)
+            merged.append(new.pop(key) if key in new else r)
+        merged += list(new.values())
+        files.write_csv(path, [{f: r.get(f, "") for f in fields} for r in merged], fields)
+    return path
