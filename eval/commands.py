@@ -14,7 +14,7 @@ import typer
 def eval_command(
     pred: Annotated[Path, typer.Option("--pred", help="Folder of predicted videos (mp4 files or PNG-frame folders).")],
     gt: Annotated[Path, typer.Option("--gt", help="Folder of ground-truth videos, matched to --pred by relative path without extension.")],
-    metrics: Annotated[str, typer.Option(help="Comma-separated: l1, lpips, akd, mkr, akd_dlib68, mkr_dlib68, aed.")] = "l1,lpips,akd,mkr,aed",
+    metrics: Annotated[str, typer.Option(help="Comma-separated. Paired: l1, lpips, akd, mkr, akd_dlib68, mkr_dlib68, aed. Distribution (unpaired; --gt is the real set): fvd_i3d, kvd, fid_r3dx101, acd, csim.")] = "l1,lpips,akd,mkr,aed",
     protocol: Annotated[str, typer.Option(help="lia (L1/LPIPS video-weighted, rest frame-weighted) or fomm (all frame-weighted).")] = "lia",
     size: Annotated[Optional[int], typer.Option(help="Resize both sides to NxN (bilinear, antialiased) before scoring; default: the GT's native size.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for per_video.csv and summary.csv.")] = Path("eval-out"),
@@ -27,14 +27,70 @@ def eval_command(
     aed_distance: Annotated[str, typer.Option(help="AED distance: 'squared' (pose-evaluation) or 'l2'.")] = "squared",
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: this rank's GPU if any, else cpu).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the GT feature cache.")] = False,
+    fvd_protocol: Annotated[str, typer.Option(help="FVD clip protocol: stylegan-v (default), digan, tats.")] = "stylegan-v",
+    fid_protocol: Annotated[str, typer.Option(help="Video-FID clip protocol: g3an (centre 16 frames).")] = "g3an",
+    first_frames: Annotated[Optional[int], typer.Option(help="Video FID on the first N frames only (LIA's cross-video setting: 100).")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="FVD/KVD trials reported as mean ± std (default: the protocol's; DIGAN 10).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Clip-sampling seed (default: the protocol's); recorded.")] = None,
+    max_videos: Annotated[Optional[int], typer.Option(help="Use at most N videos per set (default: the protocol's, e.g. 2048).")] = None,
+    cov: Annotated[Optional[str], typer.Option(help="Covariance normalisation: biased (1/N) or unbiased (1/(N-1)); default: the protocol's.")] = None,
+    fd_method: Annotated[str, typer.Option(help="Fréchet trace: eigen (symmetric, stable) or sqrtm (scipy, bit parity with StyleGAN-V/G3AN).")] = "eigen",
+    kvd_mode: Annotated[str, typer.Option(help="KVD: full (DIGAN/TATS) or subsets (100 subsets, x1000).")] = "full",
+    acd_pairs: Annotated[str, typer.Option(help="ACD frame pairs: all or consecutive.")] = "all",
+    source: Annotated[Optional[Path], typer.Option(help="csim: folder with the source image of each generated video (<key>.png).")] = None,
 ) -> None:
-    """Score predictions against ground truth (L1, LPIPS, AKD/MKR, AED) and write CSVs."""
+    """Score predictions: paired metrics against ground truth, distribution metrics against a real set."""
+    from vhq import console, distributed
+
+    from . import catalog, distribution, pairing, report
+
+    distributed.init()
+    names = [n.strip().lower().replace("-", "_") for n in metrics.split(",") if n.strip()]
+    dist_names = [n for n in names if n in distribution.DISTRIBUTION_METRICS]
+    paired_names = [n for n in names if n not in distribution.DISTRIBUTION_METRICS]
+    model = name or Path(pred).resolve().name
+    rows: list[dict] = []
+    if paired_names or not dist_names:
+        rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, allow_missing, truncate,
+                        batch_size, aed_crop, aed_distance, device, no_cache)
+    if dist_names:
+        from .distribution_report import set_fingerprint, to_summary
+
+        embedder = embedder_info = None
+        if {"acd", "csim"} & set(dist_names):
+            from .backbones.facenet import IdentityEmbedder
+
+            emb = IdentityEmbedder(crop=aed_crop, device=device or str(distributed.default_device()))
+            embedder = lambda frames: emb.embed(frames).numpy()  # noqa: E731
+            embedder_info = {"backbone": emb.backbone_id, **emb.provenance()}
+        dist_rows = distribution.evaluate_distribution(
+            pred, gt, dist_names, source_dir=source, embedder=embedder, embedder_info=embedder_info,
+            fvd_protocol=fvd_protocol, fid_protocol=fid_protocol, first_frames=first_frames, trials=trials, seed=seed,
+            max_videos=max_videos, cov=cov, fd_method=fd_method, kvd_mode=kvd_mode, acd_pairs=acd_pairs,
+            batch_size=batch_size, device=device, use_cache=not no_cache, record_dir=out,
+        )
+        if distributed.rank() == 0:
+            dist_summary = report.leaderboard_rows([to_summary(r) for r in dist_rows], model=model,
+                                                   testset=Path(gt).resolve().name, fingerprint=set_fingerprint(gt))
+            for r in dist_summary:
+                std = f" ± {float(r['value_std']):.4g}" if r["value_std"] else ""
+                console.echo(f"  {r['metric']:<16} {float(r['value']):>22.6g}{std}  {r['protocol']}, N={r['n_videos']}")
+            rows += dist_summary
+    if distributed.rank() != 0:
+        return
+    summary = report.write_summary(out / "summary.csv", rows)
+    console.echo(str(summary))
+    if leaderboard is not None:
+        console.echo(str(report.append_leaderboard(leaderboard, rows)))
+
+
+def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, truncate, batch_size, aed_crop, aed_distance, device, no_cache) -> list[dict]:
+    """Paired metrics: score, write per_video.csv, print the summary lines; return summary rows."""
     from vhq import console, distributed
 
     from . import catalog, pairing, report
     from .runner import EvalOptions, evaluate
 
-    distributed.init()
     opts = EvalOptions(
         metrics=catalog.parse_metrics(metrics),
         protocol=catalog.check_protocol(protocol),
@@ -52,18 +108,14 @@ def eval_command(
     if ps.truncated:
         console.warn(f"{len(ps.truncated)} videos scored on their common frame prefix (--truncate)")
     if distributed.rank() != 0:
-        return
-    model = name or Path(pred).resolve().name
+        return []
     fp = pairing.fingerprint(ps.pairs)
     rows = report.leaderboard_rows(res.summary, model=model, testset=Path(gt).resolve().name, fingerprint=fp)
     per_video = report.write_per_video(out / "per_video.csv", [r.row for r in res.results], res.columns)
-    summary = report.write_summary(out / "summary.csv", rows)
     size_txt = f"{opts.size}x{opts.size}" if opts.size else f"native {ps.native_size()}"
     console.echo(f"{model}: {len(res.results)} videos, {ps.frames} frames, protocol {opts.protocol}, size {size_txt}")
     for r in rows:
         flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
         console.echo(f"  {r['metric']:<16} {r['value'] or 'n/a':>22}  {r['weighting']}-weighted{flag}")
     console.echo(str(per_video))
-    console.echo(str(summary))
-    if leaderboard is not None:
-        console.echo(str(report.append_leaderboard(leaderboard, rows)))
+    return rows
