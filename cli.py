@@ -14,6 +14,8 @@ import typer
 
 from vhq import __version__
 from vhq.errors import NotBuilt, VhqError
+from vhq.dataset_cli import download as download_command
+from vhq.dataset_cli import manifest_app
 from vhq.weights_cli import app as weights_app
 
 app = typer.Typer(
@@ -40,10 +42,10 @@ def _root(
 
 
 app.add_typer(weights_app, name="weights")
+app.add_typer(manifest_app, name="manifest")
+app.command("download")(download_command)
 
 _PLANNED = {
-    "manifest": "Build the clip manifest from FOMM's vox-metadata.csv.",
-    "download": "Download the manifest's YouTube videos at >=1080p (resumable).",
     "crop": "Cut, face-crop and resize clips to 512x512.",
     "split": "Person-disjoint train/test split with a report.",
     "stats": "Dataset statistics, plots and a dataset card.",
