@@ -16,6 +16,7 @@ from vhq import __version__
 from vhq.errors import NotBuilt, VhqError
 from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
+from vhq import crop_cli
 from vhq.weights_cli import app as weights_app
 
 app = typer.Typer(
@@ -44,9 +45,9 @@ def _root(
 app.add_typer(weights_app, name="weights")
 app.add_typer(manifest_app, name="manifest")
 app.command("download")(download_command)
+app.command("crop")(crop_cli.crop)
 
 _PLANNED = {
-    "crop": "Cut, face-crop and resize clips to 512x512.",
     "split": "Person-disjoint train/test split with a report.",
     "stats": "Dataset statistics, plots and a dataset card.",
     "eval": "Score predictions against ground truth (L1, LPIPS, AKD/MKR, AED, FVD, ...).",
