@@ -46,10 +46,10 @@ app.add_typer(weights_app, name="weights")
 app.add_typer(manifest_app, name="manifest")
 app.command("download")(download_command)
 app.command("crop")(crop_cli.crop)
+app.command("split")(crop_cli.split)
+app.command("stats")(crop_cli.stats)
 
 _PLANNED = {
-    "split": "Person-disjoint train/test split with a report.",
-    "stats": "Dataset statistics, plots and a dataset card.",
     "eval": "Score predictions against ground truth (L1, LPIPS, AKD/MKR, AED, FVD, ...).",
     "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
     "train-lia": "Train LIA (single GPU, torchrun, CPU).",

@@ -51,3 +51,31 @@ def crop(
             echo(f"  {row['clip_id']}: {row['detail'][:200]}")
         echo(f"{len(summary.errors)} clip(s) failed: re-run the same command to retry them")
         raise typer.Exit(1)
+
+
+def split(
+    crops: Annotated[Path, typer.Option("--crops", help="The `vhq crop --out` folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for train.csv, test.csv, split_report.md and split.json.")],
+    manifest: Annotated[Optional[Path], typer.Option("--manifest", "-m", help="Manifest (default: the one recorded by `vhq crop`).")] = None,
+) -> None:
+    """Person-disjoint train/test lists of the cropped clips, with a report against FOMM and LIA."""
+    from .split import split as run_split
+
+    r = run_split(crops, out, manifest)
+    echo(r.report.rstrip())
+    echo(f"wrote {r.paths['train']}, {r.paths['test']}, {r.paths['report']}")
+
+
+def stats(
+    crops: Annotated[Path, typer.Argument(help="The `vhq crop --out` folder.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write stats.json/.md/.png and DATASET_CARD.md (default: CROPS).")] = None,
+) -> None:
+    """Clips, identities, hours, resolution and duration histograms, and a dataset card."""
+    from .console import warn
+    from .stats import stats as run_stats
+
+    s = run_stats(crops, out)
+    echo(s.table.rstrip())
+    if "plot" not in s.paths:
+        warn("matplotlib is not installed: no stats.png (pip install matplotlib)")
+    echo("wrote " + ", ".join(str(p) for p in s.paths.values()))
