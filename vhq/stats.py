@@ -86,7 +86,7 @@ def render_table(d: dict) -> str:
              "| | clips | identities | videos | frames | hours |", "|---|---:|---:|---:|---:|---:|"]
     for part in ("all", "train", "test"):
         p = c[part]
-        lines.append(f"| {part} | {p['clips']:,} | {p['identities']} | {p['videos']} | {p['frames']:,} | {p["hours"]:.3f} |")
+        lines.append(f"| {part} | {p['clips']:,} | {p['identities']} | {p['videos']} | {p['frames']:,} | {p['hours']:.3f} |")
     lines += ["", "Source resolution (height of the downloaded video):", "", "| height | clips |", "|---:|---:|"]
     lines += [f"| {h}p | {n:,} |" for h, n in d["source_heights"].items()]
     lines += ["", f"Crop side at the source resolution (summary {d['crop_side_summary']}):", "", "| side | clips |", "|---|---:|"]
