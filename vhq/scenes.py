@@ -47,7 +47,7 @@ def find_cuts(path: Path, t: Timing, frames: int, threshold: float = THRESHOLD, 
         sm = SceneManager()
         sm.add_detector(AdaptiveDetector(adaptive_threshold=threshold, min_content_val=min_content))
         sm.detect_scenes(video, end_time=t.t1 + pad)
-        cut_times = [c.seconds for c in sm.get_cut_list()]
+        cut_times = [start.seconds for start, _ in sm.get_scene_list(start_in_scene=True)[1:]]
     except Exception as e:  # noqa: BLE001 - PySceneDetect and its backends raise many types
         raise MediaError(f"{path}: scene detection failed ({e.__class__.__name__}: {e})") from None
     cuts = sorted({int(round((c - t.t0) * t.out_fps)) for c in cut_times})
