@@ -78,17 +78,18 @@ def iou(a, b) -> float:
 def crop_square(clip: Clip, width: int, height: int, enlarge: float = ENLARGE, min_crop: int = MIN_CROP, min_inside: float = MIN_INSIDE) -> Square:
     """The square to cut from a ``width × height`` source for ``clip``, or ``Rejected``."""
     box = scale_box(clip, width, height)
+    seen = dict(box_left=round(box[0], 2), box_top=round(box[1], 2), box_right=round(box[2], 2), box_bottom=round(box[3], 2))
     clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
     inside = area(clipped) / area(box)
     if inside < min_inside:
-        raise Rejected(OUT_OF_FRAME, f"only {inside:.0%} of the box {_fmt(box)} lies inside the {width}x{height} frame (need {min_inside:.0%})")
+        raise Rejected(OUT_OF_FRAME, f"only {inside:.0%} of the box {_fmt(box)} lies inside the {width}x{height} frame (need {min_inside:.0%})", **seen)
     need = max(box[2] - box[0], box[3] - box[1])
     side = min(enlarge * need, float(min(width, height)))
     if side + 0.5 < need:
-        raise Rejected(OUT_OF_FRAME, f"the box {_fmt(box)} needs a {need:.0f}px square, the {width}x{height} frame has {min(width, height)}px")
+        raise Rejected(OUT_OF_FRAME, f"the box {_fmt(box)} needs a {need:.0f}px square, the {width}x{height} frame has {min(width, height)}px", **seen)
     side_px = int(round(side))
     if side_px < min_crop:
-        raise Rejected(TOO_SMALL, f"crop side {side_px}px < --min-crop {min_crop}px at the source's {width}x{height}")
+        raise Rejected(TOO_SMALL, f"crop side {side_px}px < --min-crop {min_crop}px at the source's {width}x{height}", crop_side=side_px, **seen)
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     x0, y0 = int(round(cx - side_px / 2)), int(round(cy - side_px / 2))
     x, y = min(max(x0, 0), width - side_px), min(max(y0, 0), height - side_px)
