@@ -55,8 +55,7 @@ def download(
     prefer_best: Annotated[bool, typer.Option("--prefer-best", help="Download the largest stream instead of the smallest one >= --min-height.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Download whole videos instead of the padded time ranges the manifest needs.")] = False,
     pad: Annotated[float, typer.Option(help="Seconds of padding around each clip's time range.")] = 2.0,
-    exact_cuts: Annotated[bool, typer.Option("--exact-cuts/--copy-cuts", help="Re-encode sections from their first frame (exact start) or stream-copy them (no re-encode; the start snaps to a keyframe and is recorded).")] = True,
-    crf: Annotated[int, typer.Option(help="libx264 CRF for re-encoded sections (--exact-cuts).")] = 16,
+    crf: Annotated[int, typer.Option(help="libx264 CRF of the re-encoded sections (they start exactly on a frame; --full keeps the original stream).")] = 16,
     workers: Annotated[int, typer.Option(help="Videos downloaded at once.")] = 2,
     shard: Annotated[Optional[str], typer.Option(help="Only this shard's videos: K/N (1-based), e.g. 1/4 on the first of four machines.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many videos this run.")] = None,
@@ -83,7 +82,7 @@ def download(
         raise BadInput("--workers and --attempts must be >= 1 and --limit >= 0")
     m = M.load(manifest)
     opts = D.Options(
-        out=out, min_height=min_height, prefer_best=prefer_best, full=full, pad=pad, exact_cuts=exact_cuts, crf=crf,
+        out=out, min_height=min_height, prefer_best=prefer_best, full=full, pad=pad, crf=crf,
         workers=workers, sleep=sleep, sleep_requests=sleep_requests, backoff=backoff, attempts=attempts,
         cookies=str(cookies) if cookies else None, proxy=proxy, url_template=url_template, retry_status=tuple(retry_status or ()),
     )

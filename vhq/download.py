@@ -8,9 +8,11 @@ One task per YouTube id:
 3. pick the *smallest* video-only stream at or above ``min_height`` (``prefer_best``: the largest);
 4. download only the time ranges the manifest needs, padded by ``pad`` seconds and merged where
    they overlap (``full``: the whole video). Sections are cut by yt-dlp's ffmpeg downloader; the
-   start is snapped to a frame of the source and, with ``exact_cuts`` (default), re-encoded from
-   there (``force_keyframes_at_cuts``) so the file starts on that frame. The file's real start is
-   then measured (first frame's time) and recorded;
+   start is snapped to a frame of the source and the section is re-encoded from there
+   (``force_keyframes_at_cuts``, libx264 at ``crf``) so the file starts on that frame. The file's
+   real start is then measured (first frame's time) and recorded. (A stream copy would snap to
+   the keyframe before and hide the extra frames behind an mp4 edit list, which frame readers
+   disagree about; ``full`` keeps the original stream untouched instead.);
 5. move the files into ``OUT/<video_id>/`` and record one row in the status table.
 
 Everything is downloaded into ``OUT/.incomplete/<video_id>/`` first; a complete section is renamed
@@ -51,7 +53,6 @@ class Options:
     prefer_best: bool = False
     full: bool = False
     pad: float = 2.0
-    exact_cuts: bool = True
     crf: int = 16
     workers: int = 1
     sleep: float = 5.0
@@ -85,6 +86,10 @@ def deno_path() -> str | None:
         return deno.find_deno_bin()
     except (ImportError, FileNotFoundError):
         return None
+
+
+def _fps(fps) -> str:
+    return f"{float(fps):.3f}".rstrip("0").rstrip(".") if fps else ""
 
 
 def now_iso() -> str:
@@ -283,9 +288,8 @@ def _download_section(info: dict, fmt: dict, span: tuple[float, float] | None, s
         from yt_dlp.utils import download_range_func
 
         p["download_ranges"] = download_range_func(None, [span])
-        p["force_keyframes_at_cuts"] = opts.exact_cuts
-        if opts.exact_cuts:
-            p["external_downloader_args"] = {"ffmpeg_o": ["-an", "-c:v", "libx264", "-crf", str(opts.crf), "-preset", "veryfast", "-pix_fmt", "yuv420p"]}
+        p["force_keyframes_at_cuts"] = True
+        p["external_downloader_args"] = {"ffmpeg_o": ["-an", "-c:v", "libx264", "-crf", str(opts.crf), "-preset", "veryfast", "-pix_fmt", "yuv420p"]}
     _use_our_ffmpeg()
     with yt_dlp.YoutubeDL(p) as ydl:
         ydl.process_ie_result(copy.deepcopy(info), download=True)
@@ -349,7 +353,7 @@ class Downloader:
             return self._row(video_id, "no-formats", "the probe found no video formats with a known height")
         if fmt is None:
             return self._row(video_id, errs.BELOW_MIN_HEIGHT, f"best video stream is {best.get('width')}x{best['height']}, below {opts.min_height}",
-                             height=best["height"], width=best.get("width") or "", fps=best.get("fps") or "", format=best.get("format_id", ""))
+                             height=best["height"], width=best.get("width") or "", fps=_fps(best.get("fps")), format=best.get("format_id", ""))
         stage = opts.out / INCOMPLETE / video_id
         stage.mkdir(parents=True, exist_ok=True)
         src_fps = float(fmt.get("fps") or info.get("fps") or 25.0)
@@ -386,7 +390,7 @@ class Downloader:
         shutil.rmtree(stage, ignore_errors=True)
         return self._row(
             video_id, errs.OK, "",
-            height=h, width=w, fps=f"{fps:.3f}".rstrip("0").rstrip("."),
+            height=h, width=w, fps=_fps(fps),
             format=f"{fmt.get('format_id')} {(fmt.get('vcodec') or '').split('.')[0]} {fmt.get('width')}x{fmt.get('height')}",
             file=";".join(names), sections=dstatus.format_sections([(a, b) for _, a, b in produced]),
         )
@@ -469,7 +473,12 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         stop.set()
         raise
     finally:
-        table.flush() if table.rows else None
+        if table.rows:
+            table.flush()
+        try:
+            (opts.out / INCOMPLETE).rmdir()  # only when empty: partial downloads stay for the next run
+        except OSError:
+            pass
     final_rows = {vid: table.rows.get(vid) for vid in todo}
     retryable = sorted(v for v, r in final_rows.items() if r is None or errs.is_retryable(r["status"]))
     return Summary(counts, skipped, retryable, table.path)
