@@ -14,11 +14,11 @@ import typer
 
 from vhq import __version__
 from vhq.errors import NotBuilt, VhqError
+from eval.commands import eval_command
+from vhq import crop_cli
 from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
 from vhq.weights_cli import app as weights_app
-
-from eval.commands import eval_command
 
 app = typer.Typer(
     name="vhq",
@@ -46,13 +46,13 @@ def _root(
 app.add_typer(weights_app, name="weights")
 app.add_typer(manifest_app, name="manifest")
 app.command("download")(download_command)
+app.command("crop")(crop_cli.crop)
+app.command("split")(crop_cli.split)
+app.command("stats")(crop_cli.stats)
 
 app.command("eval")(eval_command)
 
 _PLANNED = {
-    "crop": "Cut, face-crop and resize clips to 512x512.",
-    "split": "Person-disjoint train/test split with a report.",
-    "stats": "Dataset statistics, plots and a dataset card.",
     "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
     "train-lia": "Train LIA (single GPU, torchrun, CPU).",
     "animate": "Animate a source image with a driving video (LIA).",

@@ -51,8 +51,13 @@ def test_unknown_weight_and_offline_fetch(cli, monkeypatch):
 
 def test_debug_shows_the_exception(cli, monkeypatch):
     monkeypatch.setenv("VHQ_DEBUG", "1")
+    import cli as app
+
+    planned = next(iter(app._PLANNED), None)
+    if planned is None:
+        pytest.skip("every command is built")
     with pytest.raises(Exception, match="not available"):
-        cli("crop")
+        cli(planned)
 
 
 def test_demo_runs(cli, tmp_path):
