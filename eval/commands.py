@@ -74,7 +74,8 @@ def eval_command(
                                                    testset=Path(gt).resolve().name, fingerprint=set_fingerprint(gt))
             for r in dist_summary:
                 std = f" ± {float(r['value_std']):.4g}" if r["value_std"] else ""
-                console.echo(f"  {r['metric']:<16} {float(r['value']):>22.6g}{std}  {r['protocol']}, N={r['n_videos']}")
+                flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
+                console.echo(f"  {r['metric']:<16} {float(r['value']):>22.6g}{std}  {r['protocol']}, N={r['n_videos']}{flag}")
             rows += dist_summary
     if distributed.rank() != 0:
         return
