@@ -42,7 +42,7 @@ def eval_command(
     """Score predictions: paired metrics against ground truth, distribution metrics against a real set."""
     from vhq import console, distributed
 
-    from . import catalog, distribution, pairing, report
+    from . import distribution, report
 
     distributed.init()
     names = [n.strip().lower().replace("-", "_") for n in metrics.split(",") if n.strip()]
