@@ -192,6 +192,8 @@ def walk_direction(generator: Generator, source, index: int, values: Sequence[fl
 
 
 def side_by_side(*panels: torch.Tensor) -> torch.Tensor:
-    """Concatenate uint8 ``[B, H, W, 3]`` batches (or single ``[H, W, 3]`` images, repeated) along the width."""
-    b = max(p.shape[0] for p in panels if p.dim() == 4)
-    return torch.cat([p.expand(b, *p.shape) if p.dim() == 3 else p for p in panels], dim=2)
+    """Concatenate uint8 ``[B, H, W, 3]`` batches along the width; single images (``[H, W, 3]`` or
+    ``[1, H, W, 3]``) are repeated over the batch."""
+    panels = tuple(p[None] if p.dim() == 3 else p for p in panels)
+    b = max(p.shape[0] for p in panels)
+    return torch.cat([p.expand(b, -1, -1, -1) for p in panels], dim=2)

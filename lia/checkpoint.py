@@ -90,9 +90,11 @@ def read_file(path: str | os.PathLike, map_location: str | torch.device = "cpu")
             return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        what = f"the Python object {found.group(1)}" if found else "Python objects that are not plain data"
+        if found is None:
+            raise BadInput(f"{p}: not a readable PyTorch checkpoint (corrupt or not written by torch.save)") from None
         raise BadInput(
-            f"{p}: refused to load: unpickling it needs {what}; only tensors, plain containers and argparse.Namespace are allowed",
+            f"{p}: refused to load: unpickling it needs the Python object {found.group(1)}; "
+            "only tensors, plain containers and argparse.Namespace are allowed",
             hint="load only checkpoints you trust, or re-save the weights as a plain dict of tensors",
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:
