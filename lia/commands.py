@@ -108,13 +108,16 @@ def animate_command(
             pending.append(chunk)
             yield chunk
 
-    to_size = lambda frames: images_to_frames(frames_to_input(frames, generator.size))  # noqa: E731
+    def at_model_size(frames: torch.Tensor) -> torch.Tensor:
+        return images_to_frames(frames_to_input(frames, generator.size))
+
+    source_panel = at_model_size(src) if side_by_side_view else None
     total = math.ceil(info.frames / batch) if info.frames else None
     results = animate(generator, src, driving_batches(), mode=mode.value, batch=batch)
     with video.VideoWriter(out, fps=info.fps or video.DEFAULT_FOLDER_FPS) as writer:
         for frames in console.progress(results, total=total, desc=f"animate {driving.name}"):
             drv = pending.popleft()
-            writer.write(side_by_side(to_size(src), to_size(drv), frames) if side_by_side_view else frames)
+            writer.write(side_by_side(source_panel, at_model_size(drv), frames) if side_by_side_view else frames)
     console.echo(str(out))
 
 

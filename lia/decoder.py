@@ -44,8 +44,10 @@ class Direction(nn.Module):
         self.weight = nn.Parameter(torch.randn(style_dim, motion_dim))
 
     def basis(self) -> torch.Tensor:
-        q, _ = torch.linalg.qr(self.weight + 1e-8, mode="reduced")
-        return q
+        w = self.weight + 1e-8
+        if w.dtype in (torch.float16, torch.bfloat16):  # no half-precision QR kernels
+            return torch.linalg.qr(w.float(), mode="reduced")[0].to(w.dtype)
+        return torch.linalg.qr(w, mode="reduced")[0]
 
     def forward(self, alpha: torch.Tensor) -> torch.Tensor:
         """``sum_i alpha_i Q[:, i]`` for ``alpha`` ``[B, M]`` -> ``[B, style_dim]``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lia import Generator
 from lia.animate import (
     animate,
     frames_to_input,
@@ -48,6 +49,18 @@ def test_relative_and_absolute_differ_and_runs_are_deterministic(generator128, a
     assert (torch.cat(relative_frames).float() - absolute.float()).abs().mean() > 1.0
     again = next(animate(generator128, astronaut128, [driving128[:2]], mode="relative", batch=2))
     assert torch.equal(again, relative_frames[0])
+
+
+def test_streamed_animation_equals_the_per_frame_official_loop(astronaut128, driving128):
+    # float64, so batching cannot hide behind rounding: batched + encode-once == gen(s, d_t, start=d_0) per frame
+    torch.manual_seed(0)
+    g = Generator(32).double().eval()
+    s = frames_to_input(astronaut128, 32).double()
+    d = frames_to_input(driving128[:3], 32).double()
+    with torch.no_grad():
+        expected = torch.cat([images_to_frames(g(s, d[t : t + 1], start=d[:1])) for t in range(3)])
+    got = torch.cat(list(animate(g, astronaut128, [driving128[:3]], mode="relative", batch=2)))
+    assert torch.equal(got, expected)
 
 
 def test_source_is_encoded_once(generator128, astronaut128, driving128, monkeypatch):
