@@ -50,7 +50,7 @@ SourceOption = Annotated[Path, typer.Option("--source", help="source image (PNG/
 DeviceOption = Annotated[str, typer.Option("--device", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")]
 SizeOption = Annotated[
     Optional[int],
-    typer.Option("--size", help="model input size; defaults to the checkpoint's and must match it (frames are resized to it)"),
+    typer.Option("--size", help="model input size; defaults to the checkpoint's and must match it (source and driving frames are resized to it: bicubic, antialiased)"),
 ]
 
 

@@ -56,10 +56,10 @@ def test_streamed_animation_equals_the_per_frame_official_loop(astronaut128, dri
     torch.manual_seed(0)
     g = Generator(32).double().eval()
     s = frames_to_input(astronaut128, 32).double()
-    d = frames_to_input(driving128[:3], 32).double()
+    d = frames_to_input(driving128[:2], 32).double()
     with torch.no_grad():
-        expected = torch.cat([images_to_frames(g(s, d[t : t + 1], start=d[:1])) for t in range(3)])
-    got = torch.cat(list(animate(g, astronaut128, [driving128[:3]], mode="relative", batch=2)))
+        expected = torch.cat([images_to_frames(g(s, d[t : t + 1], start=d[:1])) for t in range(2)])
+    got = torch.cat(list(animate(g, astronaut128, [driving128[:1], driving128[1:2]], mode="relative", batch=2)))
     assert torch.equal(got, expected)
 
 

@@ -125,11 +125,10 @@ def test_float64_identity_grid_would_break_parity(fixture, outputs):
     try:
         for flow in g.dec.to_flows:
             saved[flow] = flow.grid
-            r = flow.resolution
-            xs = torch.linspace(-1, 1, r, dtype=torch.float64)
+            xs = torch.linspace(-1, 1, flow.resolution, dtype=torch.float64)
             flow.grid = torch.stack(torch.meshgrid(xs, xs, indexing="xy"), dim=2)[None]
         with torch.no_grad():
-            changed = g(outputs["src"], outputs["drv"])
+            changed = g.decode(outputs["z_source"], outputs["feats"], outputs["alpha_drive"])
     finally:
         for flow, grid in saved.items():
             flow.grid = grid
