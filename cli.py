@@ -15,6 +15,7 @@ import typer
 from vhq import __version__
 from vhq.errors import NotBuilt, VhqError
 from eval.commands import eval_command
+from lia.commands import animate_command, lia_app
 from vhq import crop_cli
 from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
@@ -51,12 +52,12 @@ app.command("split")(crop_cli.split)
 app.command("stats")(crop_cli.stats)
 
 app.command("eval")(eval_command)
+app.command("animate")(animate_command)
+app.add_typer(lia_app, name="lia")
 
 _PLANNED = {
     "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
     "train-lia": "Train LIA (single GPU, torchrun, CPU).",
-    "animate": "Animate a source image with a driving video (LIA).",
-    "lia": "LIA tools: convert official checkpoints, reference images, motion directions.",
     "bench": "Run a model on the frozen benchmark protocols and score it.",
 }
 
