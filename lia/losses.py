@@ -149,8 +149,6 @@ class VGGPerceptualLoss(nn.Module):
         self.pyramid = ImagePyramid(scales)
         self.slices = nn.ModuleList(features[a:b] for a, b in VGG_SLICES)
         self.layer_weights = tuple(float(w) for w in layer_weights)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         for p in self.parameters():
             p.requires_grad_(False)
         self.eval()
@@ -160,7 +158,9 @@ class VGGPerceptualLoss(nn.Module):
 
     def taps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """relu1_1 … relu5_1 of one [-1, 1] image batch (clamped, to [0, 1], ImageNet-normalised)."""
-        h = (x.clamp(-1, 1) / 2 + 0.5 - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        h = (x.clamp(-1, 1) / 2 + 0.5 - mean) / std
         out = []
         for s in self.slices:
             h = s(h)
