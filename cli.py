@@ -12,13 +12,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from vhq import __version__
-from vhq.errors import NotBuilt, VhqError
 from eval.commands import eval_command
+from lia import train_cli
 from lia.commands import animate_command, lia_app
-from vhq import crop_cli
+from vhq import __version__, crop_cli
 from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
+from vhq.errors import NotBuilt, VhqError
 from vhq.weights_cli import app as weights_app
 
 app = typer.Typer(
@@ -55,9 +55,20 @@ app.command("eval")(eval_command)
 app.command("animate")(animate_command)
 app.add_typer(lia_app, name="lia")
 
+
+def _lia_eval_metrics(device):
+    """Fresh L1 + LPIPS accumulators for `vhq train-lia --eval-every` (LPIPS net loaded once)."""
+    from eval.backbones.lpips_alex import LpipsAlex
+    from eval.metrics import L1, LPIPS
+
+    net = LpipsAlex.from_registry(device)
+    return lambda: {"l1": L1(), "lpips": LPIPS(net)}
+
+
+app.command("train-lia")(train_cli.make_command(_lia_eval_metrics))
+
 _PLANNED = {
     "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
-    "train-lia": "Train LIA (single GPU, torchrun, CPU).",
     "bench": "Run a model on the frozen benchmark protocols and score it.",
 }
 
