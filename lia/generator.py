@@ -1,0 +1,97 @@
+"""The LIA generator: encoder + flow decoder, with the latent navigation of the paper.
+
+Latent of the decoded image (z = appearance latent, alpha = motion magnitudes, Q = directions):
+
+* absolute motion (training, evaluation): ``z(s) + Q alpha(d)``
+* relative motion (official vox demo): ``z(s) + Q (alpha(d) - alpha(start) + alpha(s))``, where
+  ``start`` is the first driving frame
+* reference image ``x_r``: ``z(s)`` alone
+
+Images are ``[B, 3, H, W]`` in [-1, 1]. Submodule names (``enc``, ``dec``) match the official
+checkpoints.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .decoder import Synthesis
+from .encoder import Encoder, log2_size
+
+
+def relative_motion(alpha_driving: torch.Tensor, alpha_start: torch.Tensor, alpha_source: torch.Tensor) -> torch.Tensor:
+    """Motion of the driving frame relative to the start frame, applied on top of the source's pose."""
+    return alpha_driving - alpha_start + alpha_source
+
+
+class Generator(nn.Module):
+    def __init__(self, size: int = 256, style_dim: int = 512, motion_dim: int = 20):
+        super().__init__()
+        log2_size(size)
+        self.size = size
+        self.style_dim = style_dim
+        self.motion_dim = motion_dim
+        self.enc = Encoder(size, style_dim, motion_dim)
+        self.dec = Synthesis(size, style_dim, motion_dim)
+
+    @property
+    def config(self) -> dict:
+        """Constructor arguments as a plain dict (stored in checkpoints)."""
+        return {"size": self.size, "style_dim": self.style_dim, "motion_dim": self.motion_dim}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Generator":
+        return cls(size=int(config["size"]), style_dim=int(config["style_dim"]), motion_dim=int(config["motion_dim"]))
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, style_dim={self.style_dim}, motion_dim={self.motion_dim}"
+
+    # -- encoding ---------------------------------------------------------------------------
+    def encode_appearance(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Appearance latent ``z`` ``[B, style_dim]`` and skip features (8x8 ... size)."""
+        self._check_image(x)
+        return self.enc.appearance(x)
+
+    def encode_motion(self, x: torch.Tensor) -> torch.Tensor:
+        """Motion magnitudes ``alpha`` ``[B, motion_dim]``."""
+        self._check_image(x)
+        return self.enc.motion(x)
+
+    def motion_from_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """``alpha`` of the image whose appearance latent is ``z`` (saves a second encoder pass)."""
+        return self.enc.motion_from_latent(z)
+
+    def directions(self) -> torch.Tensor:
+        """The orthonormal motion basis ``Q`` ``[style_dim, motion_dim]``."""
+        return self.dec.direction.basis()
+
+    # -- decoding ---------------------------------------------------------------------------
+    def decode(self, z: torch.Tensor, feats: list[torch.Tensor], motion: torch.Tensor | None = None) -> torch.Tensor:
+        """Render ``z + Q motion``; a single source (batch 1) is broadcast over a batch of motions."""
+        w = self.dec.latent(z, motion)
+        b = w.shape[0]
+        if any(f.shape[0] != b for f in feats):
+            feats = [f.expand(b, -1, -1, -1) for f in feats]
+        return self.dec.render(w, feats)
+
+    def reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The reference image ``x_r``: the source decoded from ``z`` alone, with no motion."""
+        z, feats = self.encode_appearance(x)
+        return self.decode(z, feats, None)
+
+    def forward(self, source: torch.Tensor, driving: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
+        """Animate ``source`` with the motion of ``driving``.
+
+        Absolute motion when ``start`` is None; otherwise relative to ``start`` (an image, normally
+        the first driving frame), as in the official demo.
+        """
+        z, feats = self.encode_appearance(source)
+        motion = self.encode_motion(driving)
+        if start is not None:
+            motion = relative_motion(motion, self.encode_motion(start), self.motion_from_latent(z))
+        return self.decode(z, feats, motion)
+
+    def _check_image(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != self.size or x.shape[3] != self.size:
+            raise ValueError(f"expected images [B, 3, {self.size}, {self.size}], got {tuple(x.shape)}")
