@@ -14,6 +14,7 @@ import typer
 
 from vhq import __version__
 from vhq.errors import NotBuilt, VhqError
+from eval.bench_cli import bench_app, leaderboard_app
 from eval.commands import eval_command
 from vhq import crop_cli
 from vhq.dataset_cli import download as download_command
@@ -51,13 +52,13 @@ app.command("split")(crop_cli.split)
 app.command("stats")(crop_cli.stats)
 
 app.command("eval")(eval_command)
+app.add_typer(bench_app, name="bench")
+app.add_typer(leaderboard_app, name="leaderboard")
 
 _PLANNED = {
-    "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
     "train-lia": "Train LIA (single GPU, torchrun, CPU).",
     "animate": "Animate a source image with a driving video (LIA).",
     "lia": "LIA tools: convert official checkpoints, reference images, motion directions.",
-    "bench": "Run a model on the frozen benchmark protocols and score it.",
 }
 
 
