@@ -142,11 +142,14 @@ def how_to_get(weight: str) -> str:
     return weights.missing_message(weights.entry(weight))[1].removeprefix("run: ")
 
 
-def check_weights(metrics: list[str], skip_missing: bool) -> tuple[list[str], dict[str, str]]:
-    """(metrics to run, {skipped metric: command that gets its weights}); raises unless skipping."""
+def check_weights(metrics: list[str], skip_missing: bool, provided: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
+    """(metrics to run, {skipped metric: command that gets its weights}); raises unless skipping.
+
+    ``provided``: metrics whose network the caller supplies (no registry weights needed).
+    """
     keep, skipped = [], {}
     for m in metrics:
-        absent = missing_weights(m)
+        absent = [] if m in provided else missing_weights(m)
         if not absent:
             keep.append(m)
             continue
@@ -344,7 +347,8 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
 
     distributed.init()
     listing, clips = bench_data.read_split(opts.data, opts.split)
-    metrics, skipped = check_weights(split_metrics(opts.metrics or RECONSTRUCT_METRICS), opts.skip_missing_weights)
+    requested = split_metrics(opts.metrics or RECONSTRUCT_METRICS)
+    metrics, skipped = check_weights(requested, opts.skip_missing_weights) if opts.score else ([], {})
     specs = catalog.parse_metrics(",".join(metrics)) if metrics else []
     eval_protocol = catalog.check_protocol(opts.eval_protocol)
     if opts.limit:
@@ -434,8 +438,13 @@ def plan_pairs(pairs: list[bench_data.Pair], clips: dict[str, bench_data.TestCli
     return used, table
 
 
-def cross(model: Model, opts: BenchOptions) -> BenchResult:
-    """Cross-identity transfer over the frozen pairs; distribution metrics + csim against the real set."""
+def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict | None = None) -> BenchResult:
+    """Cross-identity transfer over the frozen pairs; distribution metrics + csim against the real set.
+
+    ``embedder`` (uint8 ``[T,H,W,3]`` → ``[T,D]``, with ``embedder_info`` naming it) replaces the
+    facenet identity embedder of ``acd``/``csim`` (e.g. ``eval.distribution.colour_mean_embedder``
+    for non-face data).
+    """
     from . import report
     from .distribution import evaluate_distribution
     from .distribution_report import set_fingerprint, to_summary
@@ -446,7 +455,8 @@ def cross(model: Model, opts: BenchOptions) -> BenchResult:
     paired = [m for m in requested if m not in ("fvd_i3d", "kvd", "fid_r3dx101", "acd", "csim")]
     if paired:
         raise BadInput(f"cross-identity transfer has no ground truth: {', '.join(paired)} need one", "use fvd_i3d, kvd, fid_r3dx101, acd, csim")
-    metrics, skipped = check_weights(requested, opts.skip_missing_weights)
+    provided = ("acd", "csim") if embedder is not None else ()
+    metrics, skipped = check_weights(requested, opts.skip_missing_weights, provided) if opts.score else ([], {})
     clips = {c.clip_id: c for c in clip_list}
     pairs_file, pairs = bench_data.read_pairs(opts.pairs)
     used, table = plan_pairs(pairs, clips)
@@ -484,8 +494,7 @@ def cross(model: Model, opts: BenchOptions) -> BenchResult:
     not_ok = [j.key for j in jobs if status.get(j.key, {}).get("status") != "ok"]
     if not opts.score or opts.shard.count > 1 or not_ok or not metrics:
         return result
-    embedder = embedder_info = None
-    if {"acd", "csim"} & set(metrics):
+    if embedder is None and {"acd", "csim"} & set(metrics):
         from .backbones.facenet import IdentityEmbedder
 
         emb = IdentityEmbedder(crop=opts.aed_crop, device=opts.device or str(distributed.default_device()))
