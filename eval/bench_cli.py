@@ -145,6 +145,6 @@ def render_command(
     from .leaderboard_render import render
 
     res = render(board, out, resamples=resamples, seed=seed, plots=plots)
-    console.echo(res.markdown_text)
+    console.echo("\n".join(ln for ln in res.markdown_text.splitlines() if not ln.startswith("![")).rstrip() + "\n")
     for p in res.paths:
         console.echo(str(p))

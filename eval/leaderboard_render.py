@@ -255,7 +255,7 @@ def _model_note(table: Table, model: str) -> str:
 def render_markdown(tables: list[Table], plots: dict, source: Path, resamples: int, seed: int) -> str:
     lines = [f"# Leaderboard", "", f"From `{source}`; rendered by vhq {__version__}. ↓ lower is better, ↑ higher is better. "
              f"Brackets: 95 % bootstrap interval over videos ({resamples} resamples, seed {seed}). "
-             "† weights not verified against their published hash (random-init or unofficial files: not a real score).", ""]
+             "† weights not verified against a published hash (their state is in the provenance; `unverified`: a file that does not match it, e.g. random-init weights imported for testing, never a real score).", ""]
     for t in tables:
         lines += [f"## Test set `{t.testset}`", "", f"Fingerprint `{t.fingerprint}`; videos: {t.n_videos or 'n/a'}.", ""]
         head = "| model | " + " | ".join(f"{c.label} {c.arrow}" for c in t.columns) + " |"
@@ -342,7 +342,7 @@ def render_html(tables: list[Table], plots: dict, source: Path, resamples: int, 
            f"<p>From <code>{e(str(source))}</code>; rendered by vhq {e(__version__)}. "
            "<span class=better>↓ lower is better, ↑ higher is better.</span> "
            f"Brackets: 95&nbsp;% bootstrap interval over videos ({resamples} resamples, seed {seed}). "
-           "<span class=flag>†</span> weights not verified against their published hash (random-init or unofficial files: not a real score). "
+           "<span class=flag>†</span> weights not verified against a published hash (their state is in the provenance; <i>unverified</i>: a file that does not match it, e.g. random-init weights imported for testing, never a real score). "
            "Click a column header to sort.</p>"]
     for ti, t in enumerate(tables):
         out.append(f"<h2>Test set <code>{e(t.testset)}</code></h2>")
