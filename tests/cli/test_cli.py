@@ -63,10 +63,3 @@ def test_debug_shows_the_exception(cli, monkeypatch):
         pytest.skip("every command is built")
     with pytest.raises(Exception, match="not available"):
         cli(planned)
-
-
-def test_demo_runs(cli, tmp_path):
-    code, out, _ = cli("demo", "--out", tmp_path / "d")
-    assert code == 0, out
-    assert "frame indices read back in order: True" in out
-    assert (tmp_path / "d" / "reencoded.mp4").exists()
