@@ -17,6 +17,7 @@ from vhq.errors import NotBuilt, VhqError
 from eval.bench_cli import bench_app, leaderboard_app
 from eval.commands import eval_command
 from vhq import crop_cli
+from lia import train_cli
 from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
 from vhq.weights_cli import app as weights_app
@@ -55,8 +56,19 @@ app.command("eval")(eval_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(leaderboard_app, name="leaderboard")
 
+
+def _lia_eval_metrics(device):
+    """Fresh L1 + LPIPS accumulators for `vhq train-lia --eval-every` (LPIPS net loaded once)."""
+    from eval.backbones.lpips_alex import LpipsAlex
+    from eval.metrics import L1, LPIPS
+
+    net = LpipsAlex.from_registry(device)
+    return lambda: {"l1": L1(), "lpips": LPIPS(net)}
+
+
+app.command("train-lia")(train_cli.make_command(_lia_eval_metrics))
+
 _PLANNED = {
-    "train-lia": "Train LIA (single GPU, torchrun, CPU).",
     "animate": "Animate a source image with a driving video (LIA).",
     "lia": "LIA tools: convert official checkpoints, reference images, motion directions.",
 }
