@@ -136,10 +136,13 @@ def missing_weights(metric: str) -> list[str]:
     return [w for w in METRIC_WEIGHTS[metric] if not weights.status(w).present]
 
 
-def how_to_get(weight: str) -> str:
-    if weight in PIP_WEIGHTS:
-        return PIP_WEIGHTS[weight]
-    return weights.missing_message(weights.entry(weight))[1].removeprefix("run: ")
+def how_to_get(absent: list[str]) -> str:
+    """The command(s) that put these weights in the cache."""
+    fetch = [w for w in absent if w not in PIP_WEIGHTS and weights.entry(w).urls and not weights.entry(w).import_only]
+    parts = [f"vhq weights fetch {' '.join(fetch)}"] if fetch else []
+    parts += [PIP_WEIGHTS[w] for w in absent if w in PIP_WEIGHTS]
+    parts += [weights.missing_message(weights.entry(w))[1].removeprefix("run: ") for w in absent if w not in PIP_WEIGHTS and w not in fetch]
+    return "; ".join(dict.fromkeys(parts))
 
 
 def check_weights(metrics: list[str], skip_missing: bool, provided: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
@@ -153,7 +156,7 @@ def check_weights(metrics: list[str], skip_missing: bool, provided: tuple[str, .
         if not absent:
             keep.append(m)
             continue
-        skipped[m] = "; ".join(f"{w}: {how_to_get(w)}" for w in absent)
+        skipped[m] = how_to_get(absent)
     if skipped and not skip_missing:
         first = next(iter(skipped))
         raise BadInput(
@@ -243,7 +246,7 @@ def predict(model: Model, jobs: list[Job], preds: Path, run_dir: Path, fmt: str,
         row = {"key": job.key, "frames": job.frames, "model_key": _model_key(model, fmt, job), "format": fmt,
                "output": os.path.relpath(dest, run_dir)}
         staging_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{job.key}.", dir=staging_root))
+        staging = Path(tempfile.mkdtemp(prefix=f"{job.key}.", dir=staging_root)).resolve()
         try:
             source = bench_data.first_frame(job.source)
             batches = model.run(job.key, source, job.driving, job.frames, job.mode, staging)

@@ -118,7 +118,7 @@ def _report(res) -> None:
     for metric, how in res.skipped_metrics.items():
         console.echo(f"  {metric:<16} skipped: weights not in the cache ({how})")
     for r in res.rows:
-        flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
+        flag = "" if r["weight_verified"] in ("True", "") else f"  (weights {r.get('weight_state') or 'unverified'})"
         std = f" ± {float(r['value_std']):.4g}" if r.get("value_std") else ""
         value = f"{float(r['value']):.6g}" if r["value"] else "n/a"
         console.echo(f"  {r['metric']:<16} {value:>14}{std}  {r['protocol']}, {r['weighting']}-weighted, {r['n_videos']} videos{flag}")

@@ -105,7 +105,10 @@ class LiaModel(Model):
         self.default_name = f"lia-{ckpt.stem}"
         self._identity = {
             "kind": "lia", "ckpt": str(ckpt.resolve()), "ckpt_sha256": files.sha256_file(ckpt), "ckpt_format": loaded.kind,
-            "config": loaded.config, "step": _plain(loaded.extra.get("step")), "smoke": _plain(loaded.extra.get("smoke")),
+            "config": loaded.config, "step": _plain(loaded.extra.get("step")), "images": _plain(loaded.extra.get("images")),
+            "perceptual": _plain(loaded.extra.get("perceptual")),
+            # trained without the perceptual loss: not the recipe, a smoke run
+            "smoke": loaded.extra.get("perceptual") == "none",
         }
 
     @property

@@ -195,8 +195,8 @@ def build_tables(rows: list[dict], board: Path, resamples: int = 2000, seed: int
                 return (0, -v.value if first.higher_is_better else v.value)
             models.sort(key=order)
         testset = group[0].get("testset", "")
-        n_videos = sorted({r.get("n_videos", "") for r in group if r.get("n_videos")})
-        tables.append(Table(fp, testset, columns, models, cells, "/".join(n_videos)))
+        n_videos = [int(r["n_videos"]) for r in group if (r.get("n_videos") or "").isdigit()]
+        tables.append(Table(fp, testset, columns, models, cells, str(max(n_videos)) if n_videos else ""))
     return tables
 
 

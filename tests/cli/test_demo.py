@@ -12,11 +12,11 @@ from vhq import manifest as M
 
 MINI = demo.DemoPlan(
     videos=(
-        demo.DemoVideo("vhqminitr01", "id80001", "train", (360, 180), 75, ((0, 34), (34, 68)), seed=0),
-        demo.DemoVideo("vhqminite01", "id80002", "test", (360, 180), 75, ((0, 34), (34, 68)), seed=1),
-        demo.DemoVideo("vhqmini180p", "id80003", "test", (180,), 50, ((0, 34),), seed=2),
+        demo.DemoVideo("vhqminitr01", "id80001", "train", (360, 180), 50, ((0, 26), (26, 50)), seed=0),
+        demo.DemoVideo("vhqminite01", "id80002", "test", (360, 180), 50, ((0, 24), (24, 48)), seed=1),
+        demo.DemoVideo("vhqmini180p", "id80003", "test", (180,), 25, ((0, 24),), seed=2),
     ),
-    min_height=360, crop_size=64, min_crop=60, min_frames=30, lia_size=64, train_minutes=0.1, metrics="l1,lpips,akd_dlib68",
+    min_height=360, crop_size=64, min_crop=60, min_frames=20, lia_size=64, train_iters=1, train_batch=2, metrics="l1,lpips,akd_dlib68",
 )
 
 
@@ -72,9 +72,10 @@ def test_demo_runs(tmp_path, capsys):
     board = {(r["model"], r["metric"]): r for r in files.read_csv(tmp_path / "d" / "bench" / "leaderboard.csv")}
     assert board[("gt", "l1")]["value"] == "0.0" and float(board[("static", "l1")]["value"]) > 0
     assert ("static", "lpips_alex") not in board  # no weights in this cache: skipped, not faked
-    assert "lpips        alexnet: vhq weights fetch alexnet" in out
+    assert "lpips        vhq weights fetch alexnet" in out
     assert "| gt | 0 [0, 0] |" in out and "static is worse than gt" in out
     assert (tmp_path / "d" / "report" / "leaderboard.html").is_file()
     if "train-lia" in stages:
-        assert ("lia-demo", "l1") in board and "may well rank below `static`" in out
-        assert json.loads(board[("lia-demo", "l1")]["details"])["bench"]["model"]["kind"] == "lia"
+        assert ("lia-smoke", "l1") in board and "may well rank below `static`" in out
+        model = json.loads(board[("lia-smoke", "l1")]["details"])["bench"]["model"]
+        assert model["kind"] == "lia" and model["smoke"] is True and model["step"] == 1
