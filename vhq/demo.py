@@ -210,7 +210,7 @@ def run(out: str | Path = "demo-out", plan: DemoPlan = PLAN) -> DemoRun:
     models: list[tuple[str, list]] = []
     runs = out / "runs"
     notes: list[str] = []
-    if train_lia_available():
+    if plan.train_iters and train_lia_available():
         perceptual = "vgg19" if vgg19_present() and plan.lia_size >= 128 else "none"
         t_train = time.monotonic()
         demo.vhq("train-lia", *train_args(plan, crops, runs, perceptual))
@@ -223,7 +223,7 @@ def run(out: str | Path = "demo-out", plan: DemoPlan = PLAN) -> DemoRun:
                      + (", without the VGG19 perceptual loss: its weights are not in the cache" if perceptual == "none" else "")
                      + "). A smoke run: the model is essentially untrained and may well rank below `static`; "
                      "the recipe trains for 800k steps of 64 images on GPUs.")
-    else:
+    elif plan.train_iters:
         notes.append("lia: skipped — `vhq train-lia` is not available in this build.")
     models += [("static", ["--model", "static"]), ("gt", ["--model", "gt"])]
     for label, margs in models:

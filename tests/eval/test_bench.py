@@ -73,7 +73,7 @@ def _tiny_lia(path: Path, size: int = 32) -> Path:
     from lia.generator import Generator
 
     torch.manual_seed(0)
-    return save_checkpoint(path, Generator(size=size, style_dim=64, motion_dim=5), step=0)
+    return save_checkpoint(path, Generator(size=size, style_dim=64, motion_dim=5), step=0, perceptual="none")
 
 
 def test_lia_random_init_is_scored_at_clip_size(cli, data, tmp_path):
@@ -88,6 +88,7 @@ def test_lia_random_init_is_scored_at_clip_size(cli, data, tmp_path):
     assert json.loads(row["params"])["size"] == 64  # scored at the clips' size
     model = json.loads(row["details"])["bench"]["model"]
     assert model["kind"] == "lia" and model["ckpt_format"] == "vhq-lia" and model["ckpt_sha256"] == files.sha256_file(ckpt)
+    assert model["smoke"] is True and model["step"] == 0  # trained without the perceptual loss
     assert 0 < float(row["value"]) < 1
 
 
