@@ -325,15 +325,6 @@ def _relative_to_board(path: Path, board: Path | None) -> str:
         return str(path.resolve())
 
 
-def _with_details(rows: list[dict], extra: dict) -> list[dict]:
-    out = []
-    for r in rows:
-        d = json.loads(r["details"]) if r.get("details") else {}
-        d.update(extra)
-        out.append({**r, "details": json.dumps(d, sort_keys=True)})
-    return out
-
-
 def _name(model: Model, opts: BenchOptions) -> str:
     name = opts.name or model.default_name
     if not name or "/" in name or name.startswith("."):
@@ -399,7 +390,7 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
         "bench": {"protocol": "reconstruct", "source": "frame 0", "driving": "every frame", "motion": "absolute",
                   "split": str(listing.resolve()), "clips": len(jobs), "format": opts.fmt, "model": model.identity()},
     }
-    rows = _with_details(rows, details)
+    rows = report.with_details(rows, **details)
     result.rows = rows
     result.paths.update(per_video=per_video, gt=gt_dir)
     _finish(result, rows, board, model, opts, {"clips": len(jobs), "scored_size": size or "native"})
@@ -520,7 +511,7 @@ def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict |
         "pairs": {"file": pairs_file.name, "sha256": files.sha256_file(pairs_file), "listed": len(pairs), "used": len(used), "missing": len(missing)},
         "real_set": real_set,
     }
-    rows = _with_details(rows, details)
+    rows = report.with_details(rows, **details)
     result.rows = rows
     result.paths.update(real=real_dir, sources=sources_dir, pairs_used=out / "pairs_used.csv")
     _finish(result, rows, board, model, opts, {"pairs": len(used), "real_set": real_set})

@@ -62,10 +62,19 @@ def test_resume_png_format_and_same_numbers_via_eval(cli, data, tmp_path):
     status = {r["key"]: r for r in files.read_csv(out / "runs" / "static" / "status.csv")}
     assert {r["status"] for r in status.values()} == {"ok"} and len(status) == 3
     # `vhq eval` on the bench's layout gives the bench's number
-    code, stdout, err = cli("eval", "--pred", preds, "--gt", out / "gt", "--metrics", "l1", "--out", tmp_path / "ev")
+    code, stdout, err = cli("eval", "--pred", preds, "--gt", out / "gt", "--metrics", "l1", "--out", tmp_path / "ev",
+                            "--leaderboard", tmp_path / "lb.csv", "--name", "static-eval")
     assert code == 0, err
     bench_value = board_rows(out / "leaderboard.csv")[0]["value"]
     assert files.read_csv(tmp_path / "ev" / "summary.csv")[0]["value"] == bench_value
+    # `vhq eval` rows name their per-video CSV too, so the renderer has intervals for them
+    row = board_rows(tmp_path / "lb.csv")[0]
+    assert json.loads(row["details"])["per_video"] == str((tmp_path / "ev" / "per_video.csv").resolve())
+    from eval.leaderboard_render import build_tables
+
+    (table,) = build_tables(board_rows(tmp_path / "lb.csv"), tmp_path / "lb.csv", resamples=200)
+    cell = next(iter(table.cells.values()))
+    assert cell.interval is not None and cell.interval[0] <= cell.value <= cell.interval[1]
 
 
 def _tiny_lia(path: Path, size: int = 32) -> Path:
