@@ -164,6 +164,20 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def finished_run(runs: Path, plan: DemoPlan, data: Path, perceptual: str) -> Path | None:
+    """The final checkpoint of an earlier demo run with the same training options, if any."""
+    want = {"size": plan.lia_size, "batch": plan.train_batch, "iters": plan.train_iters, "perceptual": perceptual, "data": str(data)}
+    for opts_file in sorted(runs.glob("*/training_options.json"), reverse=True):
+        try:
+            opts = json.loads(opts_file.read_text())
+        except ValueError:
+            continue
+        ckpt = opts_file.parent / f"checkpoint-{plan.train_iters:07d}.pt"
+        if all(opts.get(k) == v for k, v in want.items()) and ckpt.is_file():
+            return ckpt
+    return None
+
+
 def train_args(plan: DemoPlan, data: Path, runs: Path, perceptual: str) -> list:
     """A smoke run: a few steps at size 128, one tick and one checkpoint at the end."""
     kimg = plan.train_iters * plan.train_batch / 1000
@@ -213,13 +227,19 @@ def run(out: str | Path = "demo-out", plan: DemoPlan = PLAN) -> DemoRun:
     if plan.train_iters and train_lia_available():
         perceptual = "vgg19" if vgg19_present() and plan.lia_size >= 128 else "none"
         t_train = time.monotonic()
-        demo.vhq("train-lia", *train_args(plan, crops, runs, perceptual))
-        ckpt = latest_checkpoint(runs)
+        ckpt = finished_run(runs, plan, crops, perceptual)
+        reused = ckpt is not None
+        if reused:
+            echo("")
+            echo(f"(vhq train-lia: reusing {ckpt}, trained with the same options by an earlier run)")
+        else:
+            demo.vhq("train-lia", *train_args(plan, crops, runs, perceptual))
+            ckpt = latest_checkpoint(runs)
         if ckpt is None:
             raise DemoFailed(f"`vhq train-lia` wrote no checkpoint under {runs}")
         models.append(("lia", ["--model", "lia", "--ckpt", ckpt, "--name", LIA_MODEL]))
-        notes.append(f"{LIA_MODEL}: {plan.train_iters} training steps of {plan.train_batch} images at {plan.lia_size}px "
-                     f"({time.monotonic() - t_train:.0f}s on this machine"
+        notes.append(f"{LIA_MODEL}: {plan.train_iters} training steps of {plan.train_batch} images at {plan.lia_size}px"
+                     + (" (trained by an earlier run" if reused else f" ({time.monotonic() - t_train:.0f}s on this machine")
                      + (", without the VGG19 perceptual loss: its weights are not in the cache" if perceptual == "none" else "")
                      + "). A smoke run: the model is essentially untrained and may well rank below `static`; "
                      "the recipe trains for 800k steps of 64 images on GPUs.")
