@@ -85,6 +85,7 @@ def _tiny_lia(path: Path, size: int = 32) -> Path:
     return save_checkpoint(path, Generator(size=size, style_dim=64, motion_dim=5), step=0, perceptual="none")
 
 
+@pytest.mark.slow
 def test_lia_random_init_is_scored_at_clip_size(cli, data, tmp_path):
     ckpt = _tiny_lia(tmp_path / "tiny.pt")
     out = tmp_path / "bench"

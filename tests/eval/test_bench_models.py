@@ -36,6 +36,7 @@ def script(folder: Path, name: str, text: str) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_command_model_copies_driving_and_scores_zero(cli, data, tmp_path):
     # spaces in the script path and '#' in the clip ids: arguments are passed as a list, no shell
     s = script(tmp_path / "my model", "copy driving.py", COPY_DRIVING)
