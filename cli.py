@@ -12,14 +12,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from vhq import __version__
-from vhq.errors import NotBuilt, VhqError
 from eval.bench_cli import bench_app, leaderboard_app
 from eval.commands import eval_command
-from vhq import crop_cli
 from lia import train_cli
+from lia.commands import animate_command, lia_app
+from vhq import __version__, crop_cli
 from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
+from vhq.errors import NotBuilt, VhqError
 from vhq.weights_cli import app as weights_app
 
 app = typer.Typer(
@@ -55,6 +55,8 @@ app.command("stats")(crop_cli.stats)
 app.command("eval")(eval_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(leaderboard_app, name="leaderboard")
+app.command("animate")(animate_command)
+app.add_typer(lia_app, name="lia")
 
 
 def _lia_eval_metrics(device):
@@ -68,10 +70,7 @@ def _lia_eval_metrics(device):
 
 app.command("train-lia")(train_cli.make_command(_lia_eval_metrics))
 
-_PLANNED = {
-    "animate": "Animate a source image with a driving video (LIA).",
-    "lia": "LIA tools: convert official checkpoints, reference images, motion directions.",
-}
+_PLANNED: dict[str, str] = {}
 
 
 def _planned(name: str, summary: str):

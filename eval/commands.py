@@ -42,7 +42,7 @@ def eval_command(
     """Score predictions: paired metrics against ground truth, distribution metrics against a real set."""
     from vhq import console, distributed
 
-    from . import catalog, distribution, pairing, report
+    from . import distribution, report
 
     distributed.init()
     names = [n.strip().lower().replace("-", "_") for n in metrics.split(",") if n.strip()]
@@ -74,7 +74,8 @@ def eval_command(
                                                    testset=Path(gt).resolve().name, fingerprint=set_fingerprint(gt))
             for r in dist_summary:
                 std = f" ± {float(r['value_std']):.4g}" if r["value_std"] else ""
-                console.echo(f"  {r['metric']:<16} {float(r['value']):>22.6g}{std}  {r['protocol']}, N={r['n_videos']}")
+                flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
+                console.echo(f"  {r['metric']:<16} {float(r['value']):>22.6g}{std}  {r['protocol']}, N={r['n_videos']}{flag}")
             rows += dist_summary
     if distributed.rank() != 0:
         return

@@ -10,12 +10,10 @@ merge (a re-run replaces its own rows) and ``os.replace`` a complete new file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from vhq import __version__, files
 from vhq.errors import BadInput
@@ -91,17 +89,6 @@ def write_summary(path: Path, rows: list[dict]) -> Path:
     return files.write_csv(path, rows, LEADERBOARD_FIELDS)
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def read_leaderboard(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -116,7 +103,7 @@ def read_leaderboard(path: Path) -> list[dict]:
 def append_leaderboard(path: str | Path, rows: list[dict]) -> Path:
     """Merge ``rows`` into the leaderboard under a lock; rows with the same key are replaced in place."""
     path = Path(path)
-    with locked(path):
+    with files.locked(path):
         existing = read_leaderboard(path)
         fields = list(LEADERBOARD_FIELDS) + [k for r in existing for k in r if k not in LEADERBOARD_FIELDS]
         fields = list(dict.fromkeys(fields))

@@ -46,6 +46,11 @@ CkptOption = Annotated[
         dir_okay=False,
     ),
 ]
+class CropMode(str, Enum):
+    none = "none"
+    auto = "auto"
+
+
 SourceOption = Annotated[Path, typer.Option("--source", help="source image (PNG/JPEG); a square face crop works best", exists=True, dir_okay=False)]
 DeviceOption = Annotated[str, typer.Option("--device", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")]
 SizeOption = Annotated[
@@ -95,16 +100,26 @@ def animate_command(
     batch: Annotated[int, typer.Option("--batch", min=1, help="driving frames per forward pass")] = 8,
     device: DeviceOption = "auto",
     side_by_side_view: Annotated[bool, typer.Option("--side-by-side", help="write source | driving | result panels")] = False,
+    crop_mode: Annotated[CropMode, typer.Option("--crop", help="auto: face-crop the source photo and the driving video with the dataset's crop rule (MTCNN); none: use them as they are")] = CropMode.none,
 ) -> None:
     """Animate a source image with the motion of a driving video (the source is encoded once)."""
     generator = load_model(ckpt, device, size)
     src = video.read_image(source)
     info = video.probe(driving)
+    drv_square = None
+    if crop_mode is CropMode.auto:
+        from vhq import autocrop
+
+        src = autocrop.crop(src, autocrop.face_square([src.numpy()], source))
+        drv_square = autocrop.video_square(driving)
+        console.info(f"--crop auto: source {src.shape[1]}x{src.shape[0]} face crop; driving square {drv_square.xyxy}")
     # Driving batches handed to animate() are kept until their results come back (side-by-side panels).
     pending: collections.deque[torch.Tensor] = collections.deque()
 
     def driving_batches() -> Iterator[torch.Tensor]:
         for chunk in rebatch(video.iter_frames(driving, batch_size=batch), batch):
+            if drv_square is not None:
+                chunk = autocrop.crop(chunk, drv_square)
             pending.append(chunk)
             yield chunk
 

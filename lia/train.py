@@ -192,7 +192,7 @@ def _sample_grid(G, pairs: torch.Tensor, phases: Phases) -> torch.Tensor:
 
 def training_loop(
     *,
-    run_dir: str | Path | None,          # run folder (made by the caller; rank 0 writes there, others pass None)
+    run_dir: str | Path | Callable[[], Path] | None,  # run folder, or a function making it once inputs check out (rank 0 only)
     data: str | Path,                    # `vhq split --out` folder, a split CSV or a folder of clips
     sample_data: str | Path | None = None,  # clips for sample grids (default: test.csv beside the data, else data)
     size: int = 256,                     # training resolution (frames are resized to it, bilinear)
@@ -246,7 +246,6 @@ def training_loop(
     rounds = batch // (world * bgpu)
     total_steps = int(iters) if iters is not None else math.ceil(kimg * 1000 / batch)
     fdtype = DTYPES[dtype]
-    run_path = Path(run_dir) if run_dir is not None and rank == 0 else None
     options = dict(options or {})
 
     # Data first: a bad dataset fails before any model is built.
@@ -322,8 +321,13 @@ def training_loop(
     sampler = D_.PairSampler([c.frames for c in clips], batch, seed, rank=rank, world=world, rounds=rounds, start_step=start_step)
     loader = D_.make_loader(dataset, sampler, workers, pin_memory=dev.type == "cuda")
     sample_set = D_.FramePairs(sample_clips, size)
-    sample_pairs = torch.stack([sample_set.load(k) for k in D_.fixed_pairs(sample_clips, sample_count)]) if run_path is not None else None
 
+    run_path = None
+    if run_dir is not None and rank == 0:
+        run_path = Path(run_dir() if callable(run_dir) else run_dir)
+        run_path.mkdir(parents=True, exist_ok=True)
+        options["run_dir"] = str(run_path)
+    sample_pairs = torch.stack([sample_set.load(k) for k in D_.fixed_pairs(sample_clips, sample_count)]) if run_path is not None else None
     log = RunLog(run_path, total_steps, start_step)
     log.write_options(options)
     log.line(f"train-lia: {len(clips)} clips ({fingerprint}), size {size}, batch {batch} = {world} process(es) x {rounds} round(s) x {bgpu}, "

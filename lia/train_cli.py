@@ -122,14 +122,11 @@ def make_command(metrics_factory: MetricsFactory | None = None):
 
             make_metrics = metrics_factory(train._resolve_device(options["device"]))
             scorer = ReconstructionScorer(find_clips(held, split="test")[:eval_clips], size, make_metrics, eval_frames or None)
-        run_dir = None
-        if distributed.rank() == 0:
-            from .run_log import new_run_dir
+        from .run_log import new_run_dir
 
-            name = desc or f"lia{size}-{(data.stem if data.is_file() else data.name) or 'data'}-b{batch}" + ("-resume" if resume_path else "")
-            run_dir = new_run_dir(out, name)
+        name = desc or f"lia{size}-{(data.stem if data.is_file() else data.name) or 'data'}-b{batch}" + ("-resume" if resume_path else "")
         opts = {k: (tuple(v) if k == "augment" else v) for k, v in options.items()}
-        summary = train.training_loop(run_dir=run_dir, scorer=scorer, options={**record, "run_dir": str(run_dir) if run_dir else None}, **opts)
+        summary = train.training_loop(run_dir=lambda: new_run_dir(out, name), scorer=scorer, options=record, **opts)
         if summary["checkpoint"]:
             console.echo(summary["checkpoint"])
 

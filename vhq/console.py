@@ -8,7 +8,6 @@ stay readable). Under ``torchrun`` only rank 0 prints progress.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import Iterable, Iterator, TypeVar
 

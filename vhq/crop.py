@@ -77,7 +77,11 @@ def iou(a, b) -> float:
 
 def crop_square(clip: Clip, width: int, height: int, enlarge: float = ENLARGE, min_crop: int = MIN_CROP, min_inside: float = MIN_INSIDE) -> Square:
     """The square to cut from a ``width × height`` source for ``clip``, or ``Rejected``."""
-    box = scale_box(clip, width, height)
+    return square_around(scale_box(clip, width, height), width, height, enlarge, min_crop, min_inside)
+
+
+def square_around(box, width: int, height: int, enlarge: float = ENLARGE, min_crop: int = MIN_CROP, min_inside: float = MIN_INSIDE) -> Square:
+    """The dataset's crop rule for a face box in a ``width × height`` frame (steps 2–5 above)."""
     seen = dict(box_left=round(box[0], 2), box_top=round(box[1], 2), box_right=round(box[2], 2), box_bottom=round(box[3], 2))
     clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
     inside = area(clipped) / area(box)

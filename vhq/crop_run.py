@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, crop_status, download_status, files
-from .console import echo, info, progress
+from .console import info, progress
 from .crop import ENLARGE, MIN_CROP, MIN_INSIDE, Rejected, Source, Square, Timing, crop_square, locate, timing
 from .errors import BadInput, MediaError, VhqError
 from .facecheck import SAMPLES, Detector, check

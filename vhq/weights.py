@@ -11,7 +11,6 @@ interruption), are hashed, and are moved into place with ``os.replace`` only whe
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from . import files
 from .cache import cache_root
@@ -194,17 +193,6 @@ def provenance(name: str) -> dict:
     }
 
 
-@contextlib.contextmanager
-def _lock(dest: Path) -> Iterator[None]:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.with_name(dest.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _check_source(e: WeightEntry, src: Path, source: str, no_verify: bool) -> tuple[str, bool | None]:
     sha = files.sha256_file(src)
     ok = e.matches(src, sha)
@@ -255,7 +243,7 @@ def import_file(name: str, file: str | os.PathLike, no_verify: bool = False) -> 
     if not src.is_file():
         raise BadInput(f"{src}: no such file")
     dest = weights_dir() / e.filename
-    with _lock(dest):
+    with files.locked(dest):
         return _store(e, src, dest, str(src), no_verify)
 
 
@@ -285,7 +273,7 @@ def fetch(name: str, timeout: float = 60.0, progress: Callable[[int, int | None]
         raise MissingWeights(*missing_message(e))
     if offline():
         raise MissingWeights(*missing_message(e))
-    with _lock(dest):
+    with files.locked(dest):
         st = status(name)
         if st.present:
             return st

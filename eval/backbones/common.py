@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import torch
 
 from vhq import weights
@@ -76,3 +77,21 @@ def hub_dir_with(files: dict[str, Path], root: Path) -> Iterator[Path]:
         yield root
     finally:
         torch.hub._hub_dir = old  # set_dir cannot restore "unset"
+
+
+class Landmarker:
+    """A face detector + 68-point landmark model; subclasses define ``detect`` and ``landmarks``."""
+
+    def detect(self, frame: np.ndarray):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def landmarks(self, frame: np.ndarray, box) -> np.ndarray | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def analyse(self, frames: torch.Tensor) -> list:
+        """Per frame of a uint8 ``[T,H,W,3]`` batch: ``[68,2]`` landmarks or None (no face)."""
+        out = []
+        for img in frames.cpu().numpy():
+            box = self.detect(img)
+            out.append(None if box is None else self.landmarks(img, box))
+        return out

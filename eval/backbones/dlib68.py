@@ -10,12 +10,11 @@ as ``akd_dlib68``/``mkr_face_dlib68``, never mixed with FAN numbers.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from vhq import weights
 from vhq.errors import MissingWeights
 
-from .common import combine_provenance
+from .common import Landmarker, combine_provenance
 
 WEIGHTS = ["dlib68"]
 UPSAMPLE = 1
@@ -32,7 +31,7 @@ def _import_dlib():
     return dlib
 
 
-class Dlib68Landmarker:
+class Dlib68Landmarker(Landmarker):
     name = "dlib68"
 
     def __init__(self, device=None):
@@ -60,10 +59,3 @@ class Dlib68Landmarker:
         x1, y1, x2, y2 = (int(round(v)) for v in box[:4])
         shape = self.predictor(np.ascontiguousarray(frame), self._dlib.rectangle(x1, y1, x2, y2))
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-
-    def analyse(self, frames: torch.Tensor) -> list:
-        out = []
-        for img in frames.cpu().numpy():
-            box = self.detect(img)
-            out.append(None if box is None else self.landmarks(img, box))
-        return out

@@ -19,12 +19,12 @@ import torch
 from vhq import weights
 from vhq.cache import cache_root
 
-from .common import combine_provenance, hub_dir_with
+from .common import Landmarker, combine_provenance, hub_dir_with
 
 WEIGHTS = ["fan2d", "s3fd"]
 
 
-class FanLandmarker:
+class FanLandmarker(Landmarker):
     backbone_id = "face-alignment-1.5.0:2DFAN4+s3fd:flip_input=False"
     name = "fan2d"
 
@@ -63,11 +63,3 @@ class FanLandmarker:
         if not pts:
             return None
         return np.asarray(pts[0], dtype=np.float64)[:, :2]
-
-    def analyse(self, frames: torch.Tensor) -> list:
-        """Per frame of a uint8 ``[T,H,W,3]`` batch: ``[68,2]`` landmarks or None (no face)."""
-        out = []
-        for img in frames.cpu().numpy():
-            box = self.detect(img)
-            out.append(None if box is None else self.landmarks(img, box))
-        return out
