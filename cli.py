@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from eval.bench_cli import bench_app, leaderboard_app
 from eval.commands import eval_command
 from lia import train_cli
 from lia.commands import animate_command, lia_app
@@ -52,6 +53,8 @@ app.command("split")(crop_cli.split)
 app.command("stats")(crop_cli.stats)
 
 app.command("eval")(eval_command)
+app.add_typer(bench_app, name="bench")
+app.add_typer(leaderboard_app, name="leaderboard")
 app.command("animate")(animate_command)
 app.add_typer(lia_app, name="lia")
 
@@ -67,10 +70,7 @@ def _lia_eval_metrics(device):
 
 app.command("train-lia")(train_cli.make_command(_lia_eval_metrics))
 
-_PLANNED = {
-    "leaderboard": "Render leaderboard CSVs as Markdown/HTML with plots.",
-    "bench": "Run a model on the frozen benchmark protocols and score it.",
-}
+_PLANNED: dict[str, str] = {}
 
 
 def _planned(name: str, summary: str):

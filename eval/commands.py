@@ -119,4 +119,4 @@ def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, trunca
         flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
         console.echo(f"  {r['metric']:<16} {r['value'] or 'n/a':>22}  {r['weighting']}-weighted{flag}")
     console.echo(str(per_video))
-    return rows
+    return report.with_details(rows, per_video=str(per_video.resolve()))

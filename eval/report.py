@@ -38,7 +38,7 @@ LEADERBOARD_FIELDS = [
     "weight_state",
     "testset",           # GT folder name (informative)
     "testset_fingerprint",  # hash of GT keys + content digests + frame counts (authoritative)
-    "details",           # JSON of metric-specific counts (e.g. frames with no face)
+    "details",           # JSON of metric-specific counts (e.g. frames with no face); per_video: the per-video CSV
     "vhq_version",
     "created",
 ]
@@ -65,6 +65,19 @@ def leaderboard_rows(summary: Iterable[dict], *, model: str, testset: str, finge
         if row["trials"] == "":
             row["trials"] = 1
         out.append({k: _str(v) for k, v in row.items()})
+    return out
+
+
+def with_details(rows: list[dict], **extra) -> list[dict]:
+    """Rows with ``extra`` merged into their ``details`` JSON (e.g. ``per_video``: the per-video CSV
+    the renderer's bootstrap intervals read)."""
+    import json
+
+    out = []
+    for r in rows:
+        d = json.loads(r["details"]) if r.get("details") else {}
+        d.update(extra)
+        out.append({**r, "details": json.dumps(d, sort_keys=True)})
     return out
 
 
