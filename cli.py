@@ -19,7 +19,7 @@ from lia.commands import animate_command, lia_app
 from vhq import __version__, crop_cli
 from vhq.dataset_cli import download as download_command
 from vhq.dataset_cli import manifest_app
-from vhq.errors import NotBuilt, VhqError
+from vhq.errors import VhqError
 from vhq.weights_cli import app as weights_app
 
 app = typer.Typer(
@@ -69,21 +69,6 @@ def _lia_eval_metrics(device):
 
 
 app.command("train-lia")(train_cli.make_command(_lia_eval_metrics))
-
-_PLANNED: dict[str, str] = {}
-
-
-def _planned(name: str, summary: str):
-    def command(ctx: typer.Context) -> None:
-        raise NotBuilt(f"`vhq {name}` is not available in vhq {__version__} yet", "see the README's roadmap")
-
-    command.__doc__ = f"{summary} [not built yet]"
-    return command
-
-
-for _name, _summary in _PLANNED.items():
-    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)(_planned(_name, _summary))
-
 
 @app.command()
 def demo(

@@ -34,7 +34,3 @@ class MissingWeights(VhqError):
 
 class NetworkError(VhqError):
     """A download failed for a reason a later re-run may fix."""
-
-
-class NotBuilt(VhqError):
-    """A command of the toolkit that is not implemented in this version."""
