@@ -253,7 +253,7 @@ def _model_note(table: Table, model: str) -> str:
 # ------------------------------------------------------------------ Markdown
 
 def render_markdown(tables: list[Table], plots: dict, source: Path, resamples: int, seed: int) -> str:
-    lines = [f"# Leaderboard", "", f"From `{source}`; rendered by vhq {__version__}. ↓ lower is better, ↑ higher is better. "
+    lines = ["# Leaderboard", "", f"From `{source}`; rendered by vhq {__version__}. ↓ lower is better, ↑ higher is better. "
              f"Brackets: 95 % bootstrap interval over videos ({resamples} resamples, seed {seed}). "
              "† weights not verified against a published hash (their state is in the provenance; `unverified`: a file that does not match it, e.g. random-init weights imported for testing, never a real score).", ""]
     for t in tables:

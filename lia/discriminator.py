@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .encoder import log2_size
-from .layers import ConvLayer, EqualLinear, ResBlock
+from .layers import ConvLayer, EqualLinear, residual_trunk
 
 DISCRIMINATOR_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
 
@@ -34,12 +34,8 @@ class Discriminator(nn.Module):
         log = log2_size(size)
         self.size = size
         ch = DISCRIMINATOR_CHANNELS
-        convs: list[nn.Module] = [ConvLayer(3, ch[size], 1)]
-        in_ch = ch[size]
-        for i in range(log, 2, -1):
-            out_ch = ch[2 ** (i - 1)]
-            convs.append(ResBlock(in_ch, out_ch))
-            in_ch = out_ch
+        convs = residual_trunk(size, ch, log)
+        in_ch = ch[4]
         self.convs = nn.Sequential(*convs)
         self.stddev_group = 4
         self.final_conv = ConvLayer(in_ch + 1, ch[4], 3)

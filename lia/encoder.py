@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import ConvLayer, EqualConv2d, EqualLinear, ResBlock
+from .layers import EqualConv2d, EqualLinear, residual_trunk
 
 # The encoder's channel table ignores the channel multiplier (official behaviour).
 ENCODER_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
@@ -32,12 +32,8 @@ class EncoderApp(nn.Module):
         super().__init__()
         log = log2_size(size)
         ch = ENCODER_CHANNELS
-        convs: list[nn.Module] = [ConvLayer(3, ch[size], 1)]
-        in_ch = ch[size]
-        for i in range(log, 2, -1):
-            out_ch = ch[2 ** (i - 1)]
-            convs.append(ResBlock(in_ch, out_ch))
-            in_ch = out_ch
+        convs = residual_trunk(size, ch, log)
+        in_ch = ch[4]
         convs.append(EqualConv2d(in_ch, style_dim, 4, padding=0, bias=False))
         self.convs = nn.ModuleList(convs)
 

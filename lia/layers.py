@@ -270,3 +270,18 @@ class ConstantInput(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.input.shape)}"
+
+
+def residual_trunk(size: int, channels: dict[int, int], log_size: int) -> list[nn.Module]:
+    """A 1x1 ConvLayer at full resolution, then ResBlocks halving the resolution down to 4x4.
+
+    Shared by the encoder and the discriminator (their channel tables differ); the list's order
+    gives the official ``convs.<i>`` key names.
+    """
+    convs: list[nn.Module] = [ConvLayer(3, channels[size], 1)]
+    in_ch = channels[size]
+    for i in range(log_size, 2, -1):
+        out_ch = channels[2 ** (i - 1)]
+        convs.append(ResBlock(in_ch, out_ch))
+        in_ch = out_ch
+    return convs
