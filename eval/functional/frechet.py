@@ -28,6 +28,8 @@ import numpy as np
 
 from vhq.errors import BadInput
 
+from ._checks import as_2d_float64 as _as_2d
+
 FD_METHODS = ("eigen", "sqrtm")
 SQRTM_EPS = 1e-6
 SQRTM_IMAG_TOL = 1e-3
@@ -71,15 +73,6 @@ class SufficientStats:
 
     def mean_cov(self, unbiased: bool = True) -> tuple[np.ndarray, np.ndarray]:
         return mean_cov(self.total, self.outer, self.count, unbiased)
-
-
-def _as_2d(features) -> np.ndarray:
-    if hasattr(features, "detach"):
-        features = features.detach().cpu().double().numpy()
-    x = np.asarray(features, dtype=np.float64)
-    if x.ndim != 2:
-        raise BadInput(f"features must be a 2-D array [n, d], got shape {x.shape}")
-    return x
 
 
 def mean_cov(total: np.ndarray, outer: np.ndarray, count: int, unbiased: bool = True) -> tuple[np.ndarray, np.ndarray]:

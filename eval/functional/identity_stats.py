@@ -19,16 +19,13 @@ import numpy as np
 
 from vhq.errors import BadInput
 
+from ._checks import as_2d_float64
+
 ACD_PAIRS = ("all", "consecutive")
 
 
 def _as_2d(x, what: str) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().double().numpy()
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 2:
-        raise BadInput(f"{what} must be a 2-D array [frames, dim], got shape {a.shape}")
-    return a
+    return as_2d_float64(x, what, "[frames, dim]")
 
 
 def content_distance(embeddings, pairs: str = "all") -> float:

@@ -17,16 +17,9 @@ import numpy as np
 
 from vhq.errors import BadInput
 
+from ._checks import as_2d_float64 as _as_2d
+
 KVD_MODES = ("full", "subsets")
-
-
-def _as_2d(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().double().numpy()
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 2:
-        raise BadInput(f"features must be a 2-D array [n, d], got shape {a.shape}")
-    return a
 
 
 def polynomial_kernel(x, y, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
