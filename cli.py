@@ -1,4 +1,4 @@
-"""The ``vhq`` command line: one Typer app, one sub-app or command per area of the toolkit.
+"""The ``vhq`` command line: the root app mounts each area's ``app`` and maps errors.
 
 Known failures (``vhq.errors.VhqError``) print one ``error:`` line and a ``hint:`` line on stderr
 and exit 1; usage errors exit 2; ``VHQ_DEBUG=1`` shows the traceback instead.
@@ -12,15 +12,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from eval.bench_cli import bench_app, leaderboard_app
-from eval.commands import eval_command
-from lia import train_cli
-from lia.commands import animate_command, lia_app
-from vhq import __version__, crop_cli
-from vhq.dataset_cli import download as download_command
-from vhq.dataset_cli import manifest_app
+from eval import cli as eval_cli
+from eval.bench import cli as bench_cli
+from lia import cli as lia_cli
+from lia.train import cli as train_cli
+from vhq import __version__
+from vhq.dataset import cli as dataset_cli
 from vhq.errors import VhqError
-from vhq.weights_cli import app as weights_app
+from vhq.testing import cli as demo_cli
+from vhq.weights import cli as weights_cli
 
 app = typer.Typer(
     name="vhq",
@@ -45,39 +45,9 @@ def _root(
     """VoxCelebHQ toolkit."""
 
 
-app.add_typer(weights_app, name="weights")
-app.add_typer(manifest_app, name="manifest")
-app.command("download")(download_command)
-app.command("crop")(crop_cli.crop)
-app.command("split")(crop_cli.split)
-app.command("stats")(crop_cli.stats)
-
-app.command("eval")(eval_command)
-app.add_typer(bench_app, name="bench")
-app.add_typer(leaderboard_app, name="leaderboard")
-app.command("animate")(animate_command)
-app.add_typer(lia_app, name="lia")
-
-
-def _lia_eval_metrics(device):
-    """Fresh L1 + LPIPS accumulators for `vhq train-lia --eval-every` (LPIPS net loaded once)."""
-    from eval.backbones.lpips_alex import LpipsAlex
-    from eval.metrics import L1, LPIPS
-
-    net = LpipsAlex.from_registry(device)
-    return lambda: {"l1": L1(), "lpips": LPIPS(net)}
-
-
-app.command("train-lia")(train_cli.make_command(_lia_eval_metrics))
-
-@app.command()
-def demo(
-    out: Annotated[str, typer.Option(help="Folder for the demo's outputs.")] = "demo-out",
-) -> None:
-    """Run the offline end-to-end demo on synthetic media."""
-    from vhq.demo import run
-
-    run(out)
+# In data-flow order: build the dataset, get weights, score, run models, train, demo.
+for area in (dataset_cli, weights_cli, eval_cli, bench_cli, lia_cli, train_cli, demo_cli):
+    app.add_typer(area.app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,8 +24,9 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     import torch
 
-    from eval.bench import write_prediction
-    from vhq import synthetic, video
+    from eval.bench.protocols import write_prediction
+    from vhq.testing import synthetic
+    from vhq.io import video
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=2)

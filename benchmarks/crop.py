@@ -25,9 +25,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "vhq")]
 
 import numpy as np  # noqa: E402
 
-import cropdata as D  # noqa: E402
-from vhq import crop as C  # noqa: E402
-from vhq import crop_run, download_status, manifest as M, synthetic, video  # noqa: E402
+from vhq.testing import download_folder as D  # noqa: E402
+from vhq.dataset.crop import geometry as C  # noqa: E402
+from vhq.dataset.crop import stage as crop_run  # noqa: E402
+from vhq.dataset.download import status as download_status
+from vhq.dataset import manifest as M
+from vhq.testing import synthetic
+from vhq.io import video
 from vhq.parallel import Shard  # noqa: E402
 
 

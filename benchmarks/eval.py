@@ -32,7 +32,8 @@ def setup(work: Path, videos: int, frames: int, size: int) -> None:
 
     from conftest import WEIGHT_FILES, make_weight_file
     from evalhelp import face_frames
-    from vhq import video, weights
+    from vhq.io import video
+    from vhq import weights
 
     wdir = work / "random-weights"
     wdir.mkdir()
@@ -51,7 +52,7 @@ def baseline(work: Path) -> int:
     from eval.backbones.fan import FanLandmarker
     from eval.backbones.lpips_alex import LpipsAlex
     from eval.functional import lpips_per_frame
-    from vhq import video
+    from vhq.io import video
 
     keys = sorted(p.stem for p in (work / "gt").glob("*.mp4"))
     n = 0
@@ -87,7 +88,7 @@ def baseline(work: Path) -> int:
 
 def ours(work: Path, out: str) -> int:
     from eval import catalog
-    from eval.runner import EvalOptions, evaluate
+    from eval.paired import EvalOptions, evaluate
 
     opts = EvalOptions(metrics=catalog.parse_metrics("l1,lpips,akd,aed"), batch_size=16)
     res = evaluate(work / "pred", work / "gt", opts, progress=False)

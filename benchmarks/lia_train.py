@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from lia import Discriminator, Generator, losses  # noqa: E402
-from lia.train import Phases, adam_settings  # noqa: E402
+from lia import Discriminator, Generator  # noqa: E402
+from lia.train import losses
+from lia.train.loop import Phases, adam_settings  # noqa: E402
 
 
 def build(size: int):

@@ -6,7 +6,7 @@ and prints clips/s for each and their ratio, once with the network and once for 
 pipeline alone (decode + resize + value mapping), measured in the same process.
 
 - naive: decode the whole video, cut the clip, resize frame by frame, run the network per clip.
-- batched (``eval.video_features``): seek and decode only the clip's frames in background
+- batched (``eval.video_protocols``): seek and decode only the clip's frames in background
   threads, resize each clip in one call, run the network on batches of clips.
 
 The network is a random-init I3D in the real checkpoint format (throughput does not depend on
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 
 def _naive_features(model, clips, protocol):
-    from vhq import video
+    from vhq.io import video
 
     out = []
     for c in clips:
@@ -43,7 +43,7 @@ def _naive_features(model, clips, protocol):
 
 
 def _batched_inputs(clips, protocol, batch_size, workers):
-    from eval.video_features import iter_clip_batches
+    from eval.video_protocols import iter_clip_batches
 
     return torch.cat([x for _, x in iter_clip_batches(clips, protocol, batch_size, workers)])
 
@@ -72,12 +72,14 @@ def main() -> None:
 
         repo = Path(__file__).resolve().parent.parent
         sys.path[:0] = [str(repo), str(repo / "tests" / "eval")]  # this checkout, not an installed copy
-        from video_backbone_files import write_i3d_checkpoint
+        from vhq.testing.random_weights import write_i3d_checkpoint
 
         from eval.backbones.i3d import load_i3d
         from eval.distribution import clip_id  # noqa: F401  (import cost outside the timings)
-        from eval.video_features import extract_features, get_protocol, plan_clips
-        from vhq import synthetic, video, weights
+        from eval.video_protocols import extract_features, get_protocol, plan_clips
+        from vhq.testing import synthetic
+        from vhq.io import video
+        from vhq import weights
 
         root = tmp / "videos"
         root.mkdir()

@@ -25,21 +25,12 @@ import numpy as np
 import torch
 
 import vhq
-from vhq import cache, console, distributed, files, video, weights
+from vhq.io import cache, files, video
+from vhq import console, distributed, weights
 from vhq.errors import BadInput
 
-from .functional import frechet, identity_stats, kernel
-from .video_features import (
-    FID_PROTOCOLS,
-    FVD_PROTOCOLS,
-    Clip,
-    ClipProtocol,
-    extract_features,
-    get_protocol,
-    plan_clips,
-    select_videos,
-    write_clip_record,
-)
+from eval.functional import frechet, identity_stats, kernel
+from eval.video_protocols import Clip, ClipProtocol, FID_PROTOCOLS, FVD_PROTOCOLS, extract_features, get_protocol, plan_clips, select_videos, write_clip_record
 
 DISTRIBUTION_METRICS = ("fvd_i3d", "kvd", "fid_r3dx101", "acd", "csim")
 HIGHER_IS_BETTER = {"fvd_i3d": False, "kvd": False, "fid_r3dx101": False, "acd": False, "csim": True}
@@ -61,10 +52,10 @@ BACKBONES = {
 
 def load_backbone(backbone: str, weight: str, device) -> torch.nn.Module:
     if backbone == "i3d":
-        from .backbones.i3d import load_i3d
+        from eval.backbones.i3d import load_i3d
 
         return load_i3d(weight, device)
-    from .backbones.resnext3d import load_resnext101
+    from eval.backbones.resnext3d import load_resnext101
 
     return load_resnext101(weight, device)
 

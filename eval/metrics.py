@@ -23,10 +23,10 @@ import torch
 
 from vhq import distributed
 
-from .functional import keypoints as kpf
-from .functional.identity import aed_per_frame
-from .functional.l1 import l1_per_frame
-from .functional.lpips import lpips_per_frame
+from eval.functional import keypoints as kpf
+from eval.functional.identity import aed_per_frame
+from eval.functional.l1 import l1_per_frame
+from eval.functional.lpips import lpips_per_frame
 
 WEIGHTINGS = ("frame", "video")
 

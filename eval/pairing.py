@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhq import files, video
-from vhq.cache import file_digest
+from vhq.io import files, video
+from vhq.io.cache import file_digest
 from vhq.errors import BadInput, MediaError
 
 SHOW = 10

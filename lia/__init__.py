@@ -1,7 +1,7 @@
 """LIA (Latent Image Animator, ICLR 2022): a checkpoint-compatible PyTorch re-implementation."""
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .discriminator import Discriminator
-from .generator import Generator
+from lia.checkpoint import load_checkpoint, save_checkpoint
+from lia.discriminator import Discriminator
+from lia.generator import Generator
 
 __all__ = ["Generator", "Discriminator", "load_checkpoint", "save_checkpoint"]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .generator import Generator, relative_motion
+from lia.generator import Generator, relative_motion
 
 MODES = ("relative", "absolute")
 RESIZE_MODE = "bicubic"
@@ -129,7 +129,7 @@ def animate(
 ) -> Iterator[torch.Tensor]:
     """Yield uint8 ``[B, size, size, 3]`` frames of ``source`` animated by the driving frames.
 
-    ``driving_batches`` is any iterable of uint8 ``[B, H, W, 3]`` batches (e.g. ``vhq.video.iter_frames``);
+    ``driving_batches`` is any iterable of uint8 ``[B, H, W, 3]`` batches (e.g. ``vhq.io.video.iter_frames``);
     it is consumed lazily and regrouped into batches of ``batch`` frames, so memory does not grow
     with the video's length. ``mode="relative"`` transfers the motion relative to the first driving
     frame onto the source's own pose (official vox demo); ``"absolute"`` uses the driving frames'

@@ -32,10 +32,10 @@ from typing import Any, Mapping
 import torch
 
 from vhq.errors import BadInput
-from vhq.files import atomic_path
+from vhq.io.files import atomic_path
 
-from .discriminator import Discriminator
-from .generator import Generator
+from lia.discriminator import Discriminator
+from lia.generator import Generator
 
 FORMAT = "vhq-lia"
 VERSION = 1

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import log2_size
-from .layers import ConstantInput, ConvLayer, ModulatedConv2d, StyledConv, Upsample
+from lia.encoder import log2_size
+from lia.layers import ConstantInput, ConvLayer, ModulatedConv2d, StyledConv, Upsample
 
 DECODER_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
 

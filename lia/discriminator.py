@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .encoder import log2_size
-from .layers import ConvLayer, EqualLinear, residual_trunk
+from lia.encoder import log2_size
+from lia.layers import ConvLayer, EqualLinear, residual_trunk
 
 DISCRIMINATOR_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
 

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import EqualConv2d, EqualLinear, residual_trunk
+from lia.layers import EqualConv2d, EqualLinear, residual_trunk
 
 # The encoder's channel table ignores the channel multiplier (official behaviour).
 ENCODER_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}

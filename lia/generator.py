@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .decoder import Synthesis
-from .encoder import Encoder, log2_size
+from lia.decoder import Synthesis
+from lia.encoder import Encoder, log2_size
 
 
 def relative_motion(alpha_driving: torch.Tensor, alpha_start: torch.Tensor, alpha_source: torch.Tensor) -> torch.Tensor:

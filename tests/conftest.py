@@ -1,11 +1,17 @@
-"""Shared fixtures: every test gets an empty weights cache and one torch thread."""
+"""Shared fixtures: every test gets an empty weights cache and one torch thread; helpers to run `vhq` in-process or as a process."""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 torch.set_num_threads(1)
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -25,7 +31,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def synthetic_clip(tmp_path_factory):
     """A 2-second 320×180 synthetic face video (frame index in the background colour)."""
-    from vhq import synthetic
+    from vhq.testing import synthetic
 
     spec = synthetic.SyntheticVideo(width=320, height=180, frames=50, fps=25.0)
     path = tmp_path_factory.mktemp("media") / "clip.mp4"
@@ -51,9 +57,50 @@ def cli(capsys):
     return lambda *args: run_cli([str(a) for a in args], capsys)
 
 
-if os.environ.get("VHQ_TEST_NETWORK_GUARD", "1") == "1":
-    import socket
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
+
+def _cli_env(cache: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `vhq` child process: this checkout, one thread, quiet, not under torchrun."""
+    env = dict(os.environ)
+    env.update({
+        "VHQ_CACHE": str(cache), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
+        "VHQ_QUIET": "1",
+    })
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    env.update(extra)
+    return env
+
+
+def _vhq_process(args: list, env: dict[str, str], **kw) -> subprocess.Popen:
+    """``vhq ARGS`` in a new process (the console script's code path)."""
+    return subprocess.Popen([sys.executable, "-m", "cli", *[str(a) for a in args]], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function returning a free 127.0.0.1 TCP port."""
+    return _free_port
+
+
+@pytest.fixture(scope="session")
+def cli_env():
+    """A function (cache, **extra) -> environment for a `vhq` child process."""
+    return _cli_env
+
+
+@pytest.fixture(scope="session")
+def vhq_process():
+    """A function (args, env) -> Popen of `python -m cli ARGS` in this checkout."""
+    return _vhq_process
+
+
+if os.environ.get("VHQ_TEST_NETWORK_GUARD", "1") == "1":
     _real_connect = socket.socket.connect
 
     def _loopback_only(self, address):

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
-from .errors import BadInput
+from vhq.errors import BadInput
 
 T = TypeVar("T")
 R = TypeVar("R")

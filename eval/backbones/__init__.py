@@ -6,6 +6,6 @@ weight is absent, so no metric ever runs on silently random layers. Every backbo
 goes into cache keys and CSV rows.
 """
 
-from .common import combine_provenance
+from eval.backbones.common import combine_provenance
 
 __all__ = ["combine_provenance"]

@@ -10,32 +10,53 @@ import numpy as np
 import torch
 
 from vhq import weights
+from vhq.errors import BadInput
+from vhq.weights.convert import load_plain
 
 
-def load_state_dict(path: Path, what: str) -> dict:
-    """A state dict saved with ``torch.save`` (tensors only: ``weights_only=True``)."""
-    from vhq.errors import BadInput
-
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise BadInput(f"{path}: not a loadable {what} state dict ({e.__class__.__name__}: {e})") from None
-    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise BadInput(f"{path}: expected a {what} state dict, got {type(sd).__name__}")
-    return sd
+def strip_prefix(state: dict, prefix: str = "module.") -> dict:
+    """Drop a DataParallel ``module.`` prefix (all keys or none)."""
+    if state and all(k.startswith(prefix) for k in state):
+        return {k[len(prefix):]: v for k, v in state.items()}
+    return dict(state)
 
 
-def strict_load(module: torch.nn.Module, sd: dict, path: Path, what: str) -> None:
-    """``load_state_dict(strict=True)`` with a one-line error naming the file."""
-    from vhq.errors import BadInput
+def unwrap_state_dict(obj, path: Path, what: str) -> dict:
+    """The state dict inside a loaded file (a bare one or a training checkpoint's ``state_dict``)."""
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise BadInput(f"{path}: expected a {what} state dict, found {type(obj).__name__}")
+    return obj
 
-    try:
-        module.load_state_dict(sd, strict=True)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()
-        raise BadInput(f"{path}: does not fit the {what} architecture ({' '.join(first[:2])[:300]})") from None
+
+def read_state_dict(path: Path, what: str) -> dict:
+    """A weight file's state dict, read with ``weights_only=True`` (TorchScript archives refused)."""
+    return unwrap_state_dict(load_plain(path), path, what)
+
+
+def load_strict(module: torch.nn.Module, state: dict, source: Path | str, what: str) -> None:
+    """Load every key of ``module`` from ``state`` or fail with one line naming the file and what is off.
+
+    Absent ``num_batches_tracked`` counters (old checkpoints) are tolerated; any other missing,
+    unexpected or mis-shaped tensor is an error, so no metric ever runs on random layers.
+    """
+    state = strip_prefix(state)
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})" for k in state
+             if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+        if wrong:
+            parts.append(f"{len(wrong)} shape mismatches (e.g. {wrong[0]})")
+        raise BadInput(f"{source}: does not fit the {what} architecture: " + "; ".join(parts))
+    module.load_state_dict({k: state.get(k, expected[k]) for k in expected}, strict=True)
 
 
 def combine_provenance(names: list[str]) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 from vhq import weights
 from vhq.errors import MissingWeights
 
-from .common import Landmarker, combine_provenance
+from eval.backbones.common import Landmarker, combine_provenance
 
 WEIGHTS = ["dlib68"]
 UPSAMPLE = 1

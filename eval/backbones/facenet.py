@@ -22,7 +22,7 @@ import torch
 
 from vhq import weights
 
-from .common import combine_provenance, load_state_dict, strict_load
+from eval.backbones.common import combine_provenance, load_strict, read_state_dict
 
 CROPS = ("frame", "mtcnn")
 SIZE = 160
@@ -41,7 +41,7 @@ class IdentityEmbedder:
             raise BadInput(f"unknown identity crop {crop!r}", f"choose one of: {', '.join(CROPS)}")
         path = weights.path("facenet_vggface2")
         net = InceptionResnetV1(classify=False, num_classes=NUM_CLASSES)
-        strict_load(net, load_state_dict(path, "InceptionResnetV1"), path, "InceptionResnetV1 (VGGFace2)")
+        load_strict(net, read_state_dict(path, "InceptionResnetV1"), path, "InceptionResnetV1 (VGGFace2)")
         self.net = net.eval().to(device)
         self.device = torch.device(device)
         self.crop = crop

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from vhq import weights
-from vhq.cache import cache_root
+from vhq.io.cache import cache_root
 
-from .common import Landmarker, combine_provenance, hub_dir_with
+from eval.backbones.common import Landmarker, combine_provenance, hub_dir_with
 
 WEIGHTS = ["fan2d", "s3fd"]
 

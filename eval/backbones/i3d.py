@@ -6,27 +6,26 @@ DIGAN, TATS and cd-fvd load): TF endpoint names (``Conv3d_1a_7x7`` … ``Mixed_5
 units made of ``conv3d`` (no bias) + ``bn``, branches ``b0 b1a b1b b2a b2b b3b``.
 
 Numerics follow that lineage: TF "SAME" padding computed from the input size at run time,
-BatchNorm eps 1e-5 (the TF original uses 1e-3; see :func:`convert_torchscript`), max-pool padding
+BatchNorm eps 1e-5 (the TF original uses 1e-3; see :func:`state_from_foreign`), max-pool padding
 with zeros (every pooled input follows a ReLU, so this equals TF's −inf padding), and the
 feature is the 400-d logits before softmax averaged over time.
 
 StyleGAN-V ships the same network as a TorchScript file (``i3d_torchscript.pt``). Loading
-TorchScript executes code from the file, so :func:`convert_torchscript` turns it once, at
-``vhq weights import i3d_torchscript FILE``, into this module's state dict; afterwards it loads
-with ``torch.load(weights_only=True)`` like any other weight.
+TorchScript executes code from the file, so ``vhq weights import i3d_torchscript FILE`` exports
+its tensors and BatchNorm eps once (``vhq.weights.convert``); :func:`load_i3d` maps that export
+onto this module's keys with :func:`state_from_foreign` and loads with ``weights_only=True``.
 """
 
 from __future__ import annotations
-
-import warnings
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from eval.backbones.common import load_strict, strip_prefix, unwrap_state_dict
 from vhq import weights
 from vhq.errors import BadInput
+from vhq.weights.convert import TORCHSCRIPT_EXPORT, load_plain
 
 FEATURE_DIM = 400
 MIN_FRAMES = 9  # time shrinks to ceil(T/8) before the [2,7,7] average pool
@@ -162,68 +161,20 @@ class InceptionI3d(nn.Module):
         return x.mean(dim=(3, 4)).mean(dim=2)
 
 
-def strip_prefix(state: dict, prefix: str = "module.") -> dict:
-    """Drop a DataParallel ``module.`` prefix (all keys or none)."""
-    if state and all(k.startswith(prefix) for k in state):
-        return {k[len(prefix):]: v for k, v in state.items()}
-    return dict(state)
-
-
-def load_state(model: nn.Module, state: dict, source: str) -> None:
-    """Strict load that tolerates absent ``num_batches_tracked`` counters (old checkpoints)."""
-    state = strip_prefix(state)
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})" for k in state if k in expected and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
-        if wrong:
-            parts.append(f"{len(wrong)} shape mismatches (e.g. {wrong[0]})")
-        raise BadInput(f"{source}: not a {type(model).__name__} checkpoint: " + "; ".join(parts))
-    full = {k: state.get(k, expected[k]) for k in expected}
-    model.load_state_dict(full, strict=True)
-
-
-def is_torchscript_archive(path: Path) -> bool:
-    """A TorchScript zip (``code/`` and ``constants.pkl`` entries): executable, never loaded as weights."""
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
-
-
-def _torch_load(path: Path):
-    # torch.load hands TorchScript archives to torch.jit.load even with weights_only=True.
-    if is_torchscript_archive(path):
-        raise BadInput(f"{path}: is a TorchScript archive, not a state dict", "convert it with: vhq weights import i3d_torchscript FILE")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise BadInput(f"{path}: cannot be read as a PyTorch weight file ({e.__class__.__name__}: {e})") from None
-
-
 def load_i3d(weight: str = "i3d_pretrained_400", device: torch.device | str = "cpu") -> InceptionI3d:
-    """Our I3D with ``weight`` from the registry (``i3d_pretrained_400`` or a converted ``i3d_torchscript``)."""
+    """Our I3D with ``weight`` from the registry (``i3d_pretrained_400`` or an imported ``i3d_torchscript``)."""
     path = weights.path(weight)
-    state = _torch_load(path)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise BadInput(f"{path}: expected a state dict, found {type(state).__name__}")
+    raw = load_plain(path)
+    if isinstance(raw, dict) and raw.get("format") == TORCHSCRIPT_EXPORT:
+        state = state_from_foreign(raw["tensors"], raw["batchnorm_eps"], str(path))
+    else:
+        state = unwrap_state_dict(raw, path, "I3D")
     model = InceptionI3d()
-    load_state(model, state, str(path))
+    load_strict(model, state, path, "I3D")
     return model.eval().to(device)
 
 
-# ---------------------------------------------------------------- TorchScript conversion
+# ---------------------------------------------------------------- other I3D ports
 
 
 def _units(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -318,49 +269,3 @@ def state_from_foreign(state: dict, eps_of: dict | None = None, source: str = "f
         out[f"{prefix}.bn.running_mean"] = mean.float()
         out[f"{prefix}.bn.running_var"] = (var + eps - BN_EPS).float()
     return out
-
-
-def _scripted_bn_eps(module) -> float | None:
-    """The eps constant of the ``batch_norm`` call in a scripted BatchNorm module's own graph."""
-    eps = getattr(module, "eps", None)
-    if isinstance(eps, float):
-        return eps
-    try:
-        nodes = module.graph.findAllNodes("aten::batch_norm")
-    except Exception:  # noqa: BLE001 - not a scripted module with a graph
-        return None
-    if len(nodes) != 1:
-        return None
-    arg = list(nodes[0].inputs())[7]  # batch_norm(input, w, b, mean, var, training, momentum, eps, cudnn)
-    value = arg.toIValue() if arg.node().kind() == "prim::Constant" else None
-    return float(value) if isinstance(value, (float, int)) else None
-
-
-def convert_torchscript(entry, src: Path, dest: Path) -> bool:
-    """``IMPORT_CONVERTERS["i3d_torchscript"]``: TorchScript I3D → our state dict at ``dest``.
-
-    Returns False (import the file unchanged) when ``src`` already is a plain state dict in our
-    layout — e.g. a file converted on another machine.
-    """
-    if not is_torchscript_archive(src):
-        plain = _torch_load(src)
-        if not isinstance(plain, dict):
-            raise BadInput(f"{src}: neither a TorchScript I3D nor an I3D state dict")
-        load_state(InceptionI3d(), plain, str(src))
-        return False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            scripted = torch.jit.load(str(src), map_location="cpu")
-    except Exception as e:  # noqa: BLE001
-        raise BadInput(f"{src}: neither a state dict nor a TorchScript I3D ({e.__class__.__name__}: {e})") from None
-    state = dict(scripted.state_dict())
-    eps_of = {name: eps for name, module in scripted.named_modules() if (eps := _scripted_bn_eps(module)) is not None}
-    converted = state_from_foreign(state, eps_of, str(src))
-    model = InceptionI3d()
-    load_state(model, converted, f"{src} (converted)")
-    torch.save(model.state_dict(), dest)
-    return True
-
-
-weights.IMPORT_CONVERTERS["i3d_torchscript"] = convert_torchscript

@@ -13,7 +13,7 @@ from torch import nn
 
 from vhq import weights
 
-from .common import combine_provenance, load_state_dict, strict_load
+from eval.backbones.common import combine_provenance, load_strict, read_state_dict
 
 # LPIPS v0.1 ScalingLayer: maps [-1,1] input to ImageNet-normalised input.
 SHIFT = (-0.030, -0.088, -0.188)
@@ -32,7 +32,7 @@ class LpipsAlex(nn.Module):
         import torchvision
 
         alex = torchvision.models.alexnet(weights=None)
-        strict_load(alex, trunk_state, trunk_path, "torchvision AlexNet")
+        load_strict(alex, trunk_state, trunk_path, "torchvision AlexNet")
         self.trunk = alex.features[: TAPS[-1] + 1]
         lins = []
         for k, c in enumerate(CHANNELS):
@@ -54,7 +54,7 @@ class LpipsAlex(nn.Module):
     def from_registry(cls, device: str | torch.device = "cpu") -> "LpipsAlex":
         trunk_path = weights.path("alexnet")
         lin_path = weights.path("lpips_alex_lin")
-        net = cls(load_state_dict(trunk_path, "AlexNet"), load_state_dict(lin_path, "LPIPS linear layers"), trunk_path=trunk_path, lin_path=lin_path)
+        net = cls(read_state_dict(trunk_path, "AlexNet"), read_state_dict(lin_path, "LPIPS linear layers"), trunk_path=trunk_path, lin_path=lin_path)
         return net.to(device)
 
     @staticmethod

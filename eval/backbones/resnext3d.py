@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from vhq import weights
 from vhq.errors import BadInput
 
-from .i3d import _torch_load, load_state
+from eval.backbones.common import load_strict, read_state_dict
 
 FEATURE_DIM = 2048
 SAMPLE_SIZE = 112
@@ -112,10 +112,6 @@ def resnext101(**kwargs) -> ResNeXt3D:
 def load_resnext101(weight: str = "resnext101_kinetics", device: torch.device | str = "cpu") -> ResNeXt3D:
     """ResNeXt-101 with the Kinetics checkpoint from the registry (``state_dict`` key, ``module.`` prefixes)."""
     path = weights.path(weight)
-    ckpt = _torch_load(path)
-    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise BadInput(f"{path}: expected a checkpoint dict with a 'state_dict' entry")
     model = resnext101()
-    load_state(model, state, str(path))
+    load_strict(model, read_state_dict(path, "3D ResNeXt-101"), path, "3D ResNeXt-101")
     return model.eval().to(device)

@@ -5,10 +5,10 @@ video; the streaming accumulators in ``eval.metrics`` and the ``vhq eval`` runne
 functions, so the two APIs cannot drift.
 """
 
-from .identity import aed_per_frame, identity_distance
-from .keypoints import KeypointFrames, akd_per_frame, keypoint_frame_stats
-from .l1 import l1_per_frame, to_unit
-from .lpips import lpips_from_features, lpips_per_frame
+from eval.functional.identity import aed_per_frame, identity_distance
+from eval.functional.keypoints import KeypointFrames, akd_per_frame, keypoint_frame_stats
+from eval.functional.l1 import l1_per_frame, to_unit
+from eval.functional.lpips import lpips_from_features, lpips_per_frame
 
 __all__ = [
     "KeypointFrames",

@@ -19,7 +19,7 @@ import numpy as np
 
 from vhq.errors import BadInput
 
-from ._checks import as_2d_float64
+from eval.functional._checks import as_2d_float64
 
 ACD_PAIRS = ("all", "consecutive")
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from vhq.errors import BadInput
 
-from ._checks import as_2d_float64 as _as_2d
+from eval.functional._checks import as_2d_float64 as _as_2d
 
 KVD_MODES = ("full", "subsets")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_pair
+from eval.functional._checks import check_pair
 
 
 def to_unit(frames: torch.Tensor) -> torch.Tensor:

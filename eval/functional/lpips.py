@@ -13,8 +13,8 @@ from typing import Sequence
 
 import torch
 
-from ._checks import check_pair
-from .l1 import to_unit
+from eval.functional._checks import check_pair
+from eval.functional.l1 import to_unit
 
 EPS = 1e-10
 

@@ -5,41 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
-WEIGHT_FILES = {
-    "alexnet": "alexnet-owt-7be5be79.pth",
-    "fan2d": "2DFAN4-11f355bf06.pth.tar",
-    "s3fd": "s3fd-619a316812.pth",
-    "facenet_vggface2": "20180402-114759-vggface2.pt",
-}
-
-
-def make_weight_file(name: str, folder: Path, seed: int = 0) -> Path:
-    """A random-init network of the real architecture saved in its published file format."""
-    torch.manual_seed(seed)
-    if name == "alexnet":
-        import torchvision
-
-        sd = torchvision.models.alexnet(weights=None).state_dict()
-    elif name == "fan2d":
-        from face_alignment.models import FAN
-
-        sd = FAN(4).state_dict()
-    elif name == "s3fd":
-        from face_alignment.detection.sfd.net_s3fd import s3fd
-
-        sd = s3fd().state_dict()
-    else:
-        from facenet_pytorch import InceptionResnetV1
-
-        sd = InceptionResnetV1(num_classes=8631).state_dict()
-    path = folder / WEIGHT_FILES[name]
-    torch.save(sd, path)
-    return path
-
+from vhq.testing.random_weights import WEIGHT_FILES, make_weight_file
 
 @pytest.fixture(scope="session")
 def weight_files(tmp_path_factory) -> dict[str, Path]:

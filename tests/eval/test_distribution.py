@@ -10,10 +10,12 @@ from PIL import Image
 from eval import distribution
 from eval.distribution import DistributionOptions, FeatureAccumulator, evaluate_distribution
 from eval.functional.frechet import frechet_distance_from_features
-from eval.video_features import Clip, clip_starts, get_protocol, plan_clips, preprocess_clip, read_clip, write_clip_record
-from vhq import files, synthetic, video, weights
+from eval.video_protocols import Clip, clip_starts, get_protocol, plan_clips, preprocess_clip, read_clip, write_clip_record
+from vhq.io import files, video
+from vhq.testing import synthetic
+from vhq import weights
 from vhq.errors import BadInput, MissingWeights
-from video_backbone_files import write_i3d_checkpoint, write_resnext_checkpoint
+from vhq.testing.random_weights import write_i3d_checkpoint, write_resnext_checkpoint
 
 SMALL = 32  # plumbing-test input size; the protocols themselves resize to 224 / 112
 
@@ -181,7 +183,7 @@ def test_fvd_matches_features_computed_by_hand(tmp_path, i3d_weights):
     pred = _make_set(tmp_path / "pred", 3, seed=4)
     rows = evaluate_distribution(pred, real, ["fvd_i3d"], size=SMALL, fvd_protocol="tats")
     from eval.backbones.i3d import load_i3d
-    from eval.video_features import load_clip
+    from eval.video_protocols import load_clip
 
     model = load_i3d()
     p = get_protocol("tats", size=SMALL)

@@ -7,7 +7,7 @@ import multiprocessing as mp
 import pytest
 
 from eval import report
-from vhq import files
+from vhq.io import files
 from vhq.errors import BadInput
 
 

@@ -1,0 +1,146 @@
+"""``vhq eval`` (discovery, decoding and CSV writing around ``eval.paired`` and ``eval.distribution``) and ``vhq leaderboard render``.
+
+Kept free of heavy imports so ``vhq --help`` stays fast; the networks load inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer()
+leaderboard_app = typer.Typer(help="Leaderboard reports.", no_args_is_help=True)
+app.add_typer(leaderboard_app, name="leaderboard")
+
+
+@app.command("eval")
+def eval_command(
+    pred: Annotated[Path, typer.Option("--pred", help="Folder of predicted videos (mp4 files or PNG-frame folders).")],
+    gt: Annotated[Path, typer.Option("--gt", help="Folder of ground-truth videos, matched to --pred by relative path without extension.")],
+    metrics: Annotated[str, typer.Option(help="Comma-separated. Paired: l1, lpips, akd, mkr, akd_dlib68, mkr_dlib68, aed. Distribution (unpaired; --gt is the real set): fvd_i3d, kvd, fid_r3dx101, acd, csim.")] = "l1,lpips,akd,mkr,aed",
+    protocol: Annotated[str, typer.Option(help="lia (L1/LPIPS video-weighted, rest frame-weighted) or fomm (all frame-weighted).")] = "lia",
+    size: Annotated[Optional[int], typer.Option(help="Resize both sides to NxN (bilinear, antialiased) before scoring; default: the GT's native size.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for per_video.csv and summary.csv.")] = Path("eval-out"),
+    name: Annotated[Optional[str], typer.Option(help="Model name in summary/leaderboard rows (default: the --pred folder name).")] = None,
+    leaderboard: Annotated[Optional[Path], typer.Option(help="Leaderboard CSV to merge this run's rows into (created if absent).")] = None,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Score only keys present on both sides instead of failing.")] = False,
+    truncate: Annotated[bool, typer.Option("--truncate", help="Score the common frame prefix when frame counts differ instead of failing.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Frames decoded per step (and per network call on GPU).")] = 16,
+    aed_crop: Annotated[str, typer.Option(help="AED input: 'frame' (whole frame to 160x160, pose-evaluation-like) or 'mtcnn' (face crop).")] = "frame",
+    aed_distance: Annotated[str, typer.Option(help="AED distance: 'squared' (pose-evaluation) or 'l2'.")] = "squared",
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: this rank's GPU if any, else cpu).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the GT feature cache.")] = False,
+    fvd_protocol: Annotated[str, typer.Option(help="FVD clip protocol: stylegan-v (default), digan, tats.")] = "stylegan-v",
+    fid_protocol: Annotated[str, typer.Option(help="Video-FID clip protocol: g3an (centre 16 frames).")] = "g3an",
+    first_frames: Annotated[Optional[int], typer.Option(help="Video FID on the first N frames only (LIA's cross-video setting: 100).")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="FVD/KVD trials reported as mean ± std (default: the protocol's; DIGAN 10).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Clip-sampling seed (default: the protocol's); recorded.")] = None,
+    max_videos: Annotated[Optional[int], typer.Option(help="Use at most N videos per set (default: the protocol's, e.g. 2048).")] = None,
+    cov: Annotated[Optional[str], typer.Option(help="Covariance normalisation: biased (1/N) or unbiased (1/(N-1)); default: the protocol's.")] = None,
+    fd_method: Annotated[str, typer.Option(help="Fréchet trace: eigen (symmetric, stable) or sqrtm (scipy, bit parity with StyleGAN-V/G3AN).")] = "eigen",
+    kvd_mode: Annotated[str, typer.Option(help="KVD: full (DIGAN/TATS) or subsets (100 subsets, x1000).")] = "full",
+    acd_pairs: Annotated[str, typer.Option(help="ACD frame pairs: all or consecutive.")] = "all",
+    source: Annotated[Optional[Path], typer.Option(help="csim: folder with the source image of each generated video (<key>.png).")] = None,
+) -> None:
+    """Score predictions: paired metrics against ground truth, distribution metrics against a real set."""
+    from vhq import console, distributed
+
+    from eval import distribution, report
+
+    distributed.init()
+    names = [n.strip().lower().replace("-", "_") for n in metrics.split(",") if n.strip()]
+    dist_names = [n for n in names if n in distribution.DISTRIBUTION_METRICS]
+    paired_names = [n for n in names if n not in distribution.DISTRIBUTION_METRICS]
+    model = name or Path(pred).resolve().name
+    rows: list[dict] = []
+    if paired_names or not dist_names:
+        rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, allow_missing, truncate,
+                        batch_size, aed_crop, aed_distance, device, no_cache)
+    if dist_names:
+        from eval.report import set_fingerprint, to_summary
+
+        embedder = embedder_info = None
+        if {"acd", "csim"} & set(dist_names):
+            from eval.backbones.facenet import IdentityEmbedder
+
+            emb = IdentityEmbedder(crop=aed_crop, device=device or str(distributed.default_device()))
+            embedder = lambda frames: emb.embed(frames).numpy()  # noqa: E731
+            embedder_info = {"backbone": emb.backbone_id, **emb.provenance()}
+        dist_rows = distribution.evaluate_distribution(
+            pred, gt, dist_names, source_dir=source, embedder=embedder, embedder_info=embedder_info,
+            fvd_protocol=fvd_protocol, fid_protocol=fid_protocol, first_frames=first_frames, trials=trials, seed=seed,
+            max_videos=max_videos, cov=cov, fd_method=fd_method, kvd_mode=kvd_mode, acd_pairs=acd_pairs,
+            batch_size=batch_size, device=device, use_cache=not no_cache, record_dir=out,
+        )
+        if distributed.rank() == 0:
+            dist_summary = report.leaderboard_rows([to_summary(r) for r in dist_rows], model=model,
+                                                   testset=Path(gt).resolve().name, fingerprint=set_fingerprint(gt))
+            for r in dist_summary:
+                std = f" ± {float(r['value_std']):.4g}" if r["value_std"] else ""
+                flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
+                console.echo(f"  {r['metric']:<16} {float(r['value']):>22.6g}{std}  {r['protocol']}, N={r['n_videos']}{flag}")
+            rows += dist_summary
+    if distributed.rank() != 0:
+        return
+    summary = report.write_summary(out / "summary.csv", rows)
+    console.echo(str(summary))
+    if leaderboard is not None:
+        console.echo(str(report.append_leaderboard(leaderboard, rows)))
+
+
+def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, truncate, batch_size, aed_crop, aed_distance, device, no_cache) -> list[dict]:
+    """Paired metrics: score, write per_video.csv, print the summary lines; return summary rows."""
+    from vhq import console, distributed
+
+    from eval import catalog, pairing, report
+    from eval.paired import EvalOptions, evaluate
+
+    opts = EvalOptions(
+        metrics=catalog.parse_metrics(metrics),
+        protocol=catalog.check_protocol(protocol),
+        size=size,
+        batch_size=batch_size,
+        aed_crop=aed_crop,
+        aed_distance=aed_distance,
+        device=device or str(distributed.default_device()),
+        use_cache=not no_cache,
+    )
+    res = evaluate(pred, gt, opts, allow_missing=allow_missing, truncate=truncate)
+    ps = res.pairset
+    if ps.missing:
+        console.warn(f"{len(ps.missing)} GT videos have no prediction and were not scored (--allow-missing)")
+    if ps.truncated:
+        console.warn(f"{len(ps.truncated)} videos scored on their common frame prefix (--truncate)")
+    if distributed.rank() != 0:
+        return []
+    fp = pairing.fingerprint(ps.pairs)
+    rows = report.leaderboard_rows(res.summary, model=model, testset=Path(gt).resolve().name, fingerprint=fp)
+    per_video = report.write_per_video(out / "per_video.csv", [r.row for r in res.results], res.columns)
+    size_txt = f"{opts.size}x{opts.size}" if opts.size else f"native {ps.native_size()}"
+    console.echo(f"{model}: {len(res.results)} videos, {ps.frames} frames, protocol {opts.protocol}, size {size_txt}")
+    for r in rows:
+        flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
+        console.echo(f"  {r['metric']:<16} {r['value'] or 'n/a':>22}  {r['weighting']}-weighted{flag}")
+    console.echo(str(per_video))
+    return report.with_details(rows, per_video=str(per_video.resolve()))
+
+
+@leaderboard_app.command("render")
+def render_command(
+    board: Annotated[Path, typer.Argument(help="Leaderboard CSV (vhq eval / vhq bench).", dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for leaderboard.md, leaderboard.html and plots/.")],
+    resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples over videos for the 95 % intervals.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (recorded).")] = 0,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write matplotlib plots.")] = True,
+) -> None:
+    """Render a leaderboard CSV: Markdown table, self-contained sortable HTML page, plots with bootstrap intervals."""
+    from vhq import console
+
+    from eval.leaderboard import render
+
+    res = render(board, out, resamples=resamples, seed=seed, plots=plots)
+    console.echo("\n".join(ln for ln in res.markdown_text.splitlines() if not ln.startswith("![")).rstrip() + "\n")
+    for p in res.paths:
+        console.echo(str(p))

@@ -1,0 +1,265 @@
+"""Clip sampling, decoding and preprocessing for the video-distribution metrics.
+
+A :class:`ClipProtocol` pins everything that changes FVD / video-FID numbers (metrics.md §6–8,
+§12): which clip is taken from each real and generated video, its length and stride, how frames
+are resized and mapped to the backbone's value range, covariance normalisation and trials.
+Protocols:
+
+============ ========================================================================================
+stylegan-v   FVD default (``fvd2048_16f``): 16 frames; real = one seeded random clip per video, fake =
+             first 16 frames; first 2048 videos of each set; direct bilinear resize to 224×224
+             (align_corners=False, no antialias) of the 0–255 values, then x/255·2−1; 1/N covariance.
+digan        DIGAN / VideoGPT: real = every non-overlapping 16-frame chunk, fake = first 16 frames;
+             10 trials of ≤2048 random clips per set (seed 42), mean ± std; shorter side → 224
+             bilinear + centre crop, (x/255 − 0.5)·2; 1/(N−1) covariance.
+tats         TATS: real = one seeded random clip per video, fake = first 16 frames; direct 224×224
+             bilinear, 2x/255 − 1; 1/(N−1) covariance.
+g3an         video FID (G3AN / ImaGINator / LIA): centre 16 frames (start = ⌊n/2⌋ − 8) of every
+             video; PIL bilinear resize to 112×112 (antialiased when shrinking); 0–255 minus the
+             ActivityNet mean, RGB; 1/(N−1) covariance. ``first_frames=100`` is LIA's
+             cross-video option (videos cut to their first 100 frames first).
+============ ========================================================================================
+
+Random offsets come from a generator seeded by (seed, video key), so a clip does not depend on
+how videos are split across ranks or on which other videos are in the set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vhq.io import files, video
+from vhq.errors import BadInput
+
+ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
+
+
+@dataclass(frozen=True)
+class ClipProtocol:
+    name: str
+    backbone: str  # "i3d" | "r3dx101"
+    frames: int = 16
+    stride: int = 1
+    real_clips: str = "random"  # "random" | "first" | "center" | "chunks"
+    fake_clips: str = "first"
+    max_videos: int | None = None  # take the first N videos (sorted keys) of each set
+    clips_per_trial: int | None = None  # random subset of clips per trial (DIGAN 2048)
+    trials: int = 1
+    resize: str = "direct_bilinear"  # "direct_bilinear" | "short_side_crop_bilinear" | "pil_bilinear"
+    size: int = 224
+    value_path: str = "x/255*2-1"  # "x/255*2-1" | "(x/255-0.5)*2" | "x-activitynet_mean"
+    unbiased: bool = True
+    first_frames: int | None = None
+    seed: int = 0
+
+    @property
+    def span(self) -> int:
+        """Frames a clip covers in the source video."""
+        return (self.frames - 1) * self.stride + 1
+
+    def record(self) -> dict:
+        """Every protocol parameter, flat, for summary rows and cache keys."""
+        return dataclasses.asdict(self)
+
+
+PROTOCOLS: dict[str, ClipProtocol] = {
+    "stylegan-v": ClipProtocol("stylegan-v", "i3d", real_clips="random", fake_clips="first", max_videos=2048, unbiased=False),
+    "digan": ClipProtocol(
+        "digan", "i3d", real_clips="chunks", fake_clips="first", clips_per_trial=2048, trials=10,
+        resize="short_side_crop_bilinear", value_path="(x/255-0.5)*2", seed=42,
+    ),
+    "tats": ClipProtocol("tats", "i3d", real_clips="random", fake_clips="first", clips_per_trial=2048),
+    "g3an": ClipProtocol(
+        "g3an", "r3dx101", real_clips="center", fake_clips="center", resize="pil_bilinear", size=112,
+        value_path="x-activitynet_mean",
+    ),
+}
+FVD_PROTOCOLS = tuple(k for k, p in PROTOCOLS.items() if p.backbone == "i3d")
+FID_PROTOCOLS = tuple(k for k, p in PROTOCOLS.items() if p.backbone == "r3dx101")
+
+
+def get_protocol(name: str, **overrides) -> ClipProtocol:
+    """A named protocol with explicit overrides (``None`` values leave the default)."""
+    if name not in PROTOCOLS:
+        raise BadInput(f"unknown clip protocol {name!r}", f"choose one of: {', '.join(PROTOCOLS)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(changes) - {f.name for f in dataclasses.fields(ClipProtocol)}
+    if unknown:
+        raise BadInput(f"unknown protocol option(s): {', '.join(sorted(unknown))}")
+    p = dataclasses.replace(PROTOCOLS[name], **changes)
+    if p.frames < 1 or p.stride < 1 or p.trials < 1:
+        raise BadInput(f"protocol {p.name}: frames, stride and trials must be >= 1")
+    return p
+
+
+@dataclass(frozen=True)
+class Clip:
+    key: str
+    path: Path
+    start: int
+    frames: int
+    stride: int
+
+
+def _video_rng(seed: int, key: str) -> np.random.Generator:
+    return np.random.default_rng([seed, int(files.sha256_strings([key])[:15], 16)])
+
+
+def usable_length(n: int, protocol: ClipProtocol) -> int:
+    return min(n, protocol.first_frames) if protocol.first_frames else n
+
+
+def clip_starts(key: str, n_frames: int, mode: str, protocol: ClipProtocol) -> list[int]:
+    """Start frames of the clips taken from one video of ``n_frames`` frames."""
+    n = usable_length(n_frames, protocol)
+    span = protocol.span
+    if n < span:
+        return []
+    if mode == "first":
+        return [0]
+    if mode == "center":
+        return [max(0, n // 2 - span // 2)]
+    if mode == "random":
+        return [int(_video_rng(protocol.seed, key).integers(0, n - span + 1))]
+    if mode == "chunks":
+        return list(range(0, n - span + 1, protocol.frames * protocol.stride))
+    raise BadInput(f"unknown clip sampling {mode!r}", "choose one of: first, center, random, chunks")
+
+
+def select_videos(videos: dict[str, Path], protocol: ClipProtocol) -> dict[str, Path]:
+    keys = sorted(videos)
+    if protocol.max_videos:
+        keys = keys[: protocol.max_videos]
+    return {k: videos[k] for k in keys}
+
+
+def plan_clips(videos: dict[str, Path], protocol: ClipProtocol, role: str, lengths: dict[str, int] | None = None) -> list[Clip]:
+    """Every clip of one set (``role`` "real" or "fake"); refuses sets with too-short videos.
+
+    ``lengths`` (key → frame count) skips probing when the caller already knows them.
+    """
+    mode = protocol.real_clips if role == "real" else protocol.fake_clips
+    chosen = select_videos(videos, protocol)
+    clips: list[Clip] = []
+    short: list[str] = []
+    for key, path in chosen.items():
+        n = lengths[key] if lengths and key in lengths else video.probe(path).frames
+        starts = clip_starts(key, n, mode, protocol)
+        if not starts:
+            short.append(f"{path} ({n} frames)")
+        clips += [Clip(key, Path(path), s, protocol.frames, protocol.stride) for s in starts]
+    if short:
+        need = protocol.span
+        raise BadInput(
+            f"{len(short)} {'real' if role == 'real' else 'generated'} video(s) shorter than the {need}-frame clip of protocol {protocol.name}: " + ", ".join(short[:5]) + (" …" if len(short) > 5 else ""),
+            "remove or regenerate them; every video must have at least as many frames as the clip",
+        )
+    return clips
+
+
+def write_clip_record(dest: str | os.PathLike, clips: Sequence[Clip], protocol: ClipProtocol, role: str) -> Path:
+    """The sampled clips as CSV (key, path, start, frames, stride, seed) — the run's record."""
+    rows = [{"role": role, "key": c.key, "path": str(c.path), "start": c.start, "frames": c.frames, "stride": c.stride, "protocol": protocol.name, "seed": protocol.seed} for c in clips]
+    return files.write_csv(dest, rows, ["role", "key", "path", "start", "frames", "stride", "protocol", "seed"])
+
+
+# ---------------------------------------------------------------- decoding and preprocessing
+
+
+def read_clip(clip: Clip) -> torch.Tensor:
+    """Decode only the clip's frames: uint8 ``[T, H, W, 3]``."""
+    span = (clip.frames - 1) * clip.stride + 1
+    frames = torch.cat(list(video.iter_frames(clip.path, batch_size=span, start=clip.start, count=span)))
+    frames = frames[:: clip.stride]
+    if frames.shape[0] != clip.frames:
+        raise BadInput(f"{clip.path}: decoded {frames.shape[0]} frames from {clip.start}, the clip needs {clip.frames}")
+    return frames
+
+
+def _pil_resize(frames: torch.Tensor, size: int) -> torch.Tensor:
+    from PIL import Image
+
+    out = [np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames.numpy()]
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float()
+
+
+def preprocess_clip(frames: torch.Tensor, protocol: ClipProtocol) -> torch.Tensor:
+    """uint8 ``[T, H, W, 3]`` → float ``[3, T, S, S]`` on the protocol's resize and value path."""
+    size = protocol.size
+    if protocol.resize == "pil_bilinear":
+        x = _pil_resize(frames, size)
+    else:
+        x = frames.permute(0, 3, 1, 2).float()  # [T, 3, H, W], 0..255
+        h, w = x.shape[2:]
+        if protocol.resize == "direct_bilinear":
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+        elif protocol.resize == "short_side_crop_bilinear":
+            scale = size / min(h, w)
+            target = (size, int(np.ceil(w * scale))) if h < w else (int(np.ceil(h * scale)), size)
+            x = F.interpolate(x, size=target, mode="bilinear", align_corners=False, antialias=False)
+            top, left = (x.shape[2] - size) // 2, (x.shape[3] - size) // 2
+            x = x[:, :, top : top + size, left : left + size]
+        else:
+            raise BadInput(f"unknown resize mode {protocol.resize!r}")
+    if protocol.value_path == "x/255*2-1":
+        x = x / 255.0 * 2.0 - 1.0
+    elif protocol.value_path == "(x/255-0.5)*2":
+        x = (x / 255.0 - 0.5) * 2.0
+    elif protocol.value_path == "x-activitynet_mean":
+        x = x - torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1)
+    else:
+        raise BadInput(f"unknown value path {protocol.value_path!r}")
+    return x.permute(1, 0, 2, 3).contiguous()
+
+
+def load_clip(clip: Clip, protocol: ClipProtocol) -> torch.Tensor:
+    return preprocess_clip(read_clip(clip), protocol)
+
+
+def iter_clip_batches(clips: Sequence[Clip], protocol: ClipProtocol, batch_size: int = 8, workers: int = 2) -> Iterator[tuple[list[Clip], torch.Tensor]]:
+    """Preprocessed ``[B, 3, T, S, S]`` batches; decoding runs ahead in threads (PyAV frees the GIL)."""
+    if batch_size < 1:
+        raise BadInput(f"batch size must be >= 1, got {batch_size}")
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        window = max(2 * batch_size, workers)
+        pending = []
+        it = iter(clips)
+        for c in it:
+            pending.append((c, pool.submit(load_clip, c, protocol)))
+            if len(pending) >= window:
+                break
+        batch: list[tuple[Clip, torch.Tensor]] = []
+        while pending:
+            c, fut = pending.pop(0)
+            batch.append((c, fut.result()))
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(load_clip, nxt, protocol)))
+            if len(batch) == batch_size or not pending:
+                yield [b[0] for b in batch], torch.stack([b[1] for b in batch])
+                batch = []
+
+
+@torch.no_grad()
+def extract_features(model: torch.nn.Module, clips: Sequence[Clip], protocol: ClipProtocol, device=None, batch_size: int = 8, workers: int = 2, progress_desc: str | None = None) -> np.ndarray:
+    """Backbone features of every clip, in ``clips`` order: float64 ``[N, d]``."""
+    from vhq.console import progress
+
+    device = torch.device(device or "cpu")
+    out: list[np.ndarray] = []
+    batches = iter_clip_batches(clips, protocol, batch_size, workers)
+    total = -(-len(clips) // batch_size)
+    for _, x in progress(batches, total=total, desc=progress_desc or f"{protocol.backbone} features"):
+        out.append(model(x.to(device)).double().cpu().numpy())
+    if not out:
+        return np.zeros((0, 0))
+    return np.concatenate(out)

@@ -1,0 +1,205 @@
+"""``vhq animate`` and ``vhq lia convert|reference|directions``.
+
+Failures the user can fix raise ``vhq.errors`` exceptions naming the file; the root ``cli.main``
+turns them into a one-line error and exit code 1.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import torch
+import typer
+
+from vhq import console
+from vhq.io import files, video
+from vhq.errors import BadInput, MissingWeights
+
+from lia.animate import animate, frames_to_input, images_to_frames, rebatch, reference, side_by_side, walk_direction, walk_values
+from lia.checkpoint import load_checkpoint, save_checkpoint
+from lia.generator import Generator
+
+DEFAULT_WEIGHTS = "lia_vox"
+
+app = typer.Typer()
+lia_app = typer.Typer(
+    help="LIA (Latent Image Animator): convert checkpoints, render reference images and motion directions.",
+    no_args_is_help=True,
+)
+app.add_typer(lia_app, name="lia")
+
+
+class Mode(str, Enum):
+    relative = "relative"
+    absolute = "absolute"
+
+
+CkptOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--ckpt",
+        help=f"LIA checkpoint (vhq-lia, official vox.pt/taichi.pt/ted.pt, or a generator state_dict); "
+        f"default: the cached '{DEFAULT_WEIGHTS}' weights",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+class CropMode(str, Enum):
+    none = "none"
+    auto = "auto"
+
+
+SourceOption = Annotated[Path, typer.Option("--source", help="source image (PNG/JPEG); a square face crop works best", exists=True, dir_okay=False)]
+DeviceOption = Annotated[str, typer.Option("--device", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")]
+SizeOption = Annotated[
+    Optional[int],
+    typer.Option("--size", help="model input size; defaults to the checkpoint's and must match it (source and driving frames are resized to it: bicubic, antialiased)"),
+]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BadInput(f"--device {name!r} is not a valid device (try 'cpu', 'cuda' or 'cuda:0')") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"--device {name}: CUDA is not available on this machine", hint="use --device cpu")
+    return device
+
+
+def resolve_checkpoint(ckpt: Path | None) -> Path:
+    """The given checkpoint, or the cached official vox weights."""
+    if ckpt is not None:
+        return ckpt
+    try:
+        from vhq import weights
+    except ImportError:
+        raise MissingWeights("no --ckpt given and no weights registry in this vhq", hint="pass --ckpt PATH") from None
+    return weights.path(DEFAULT_WEIGHTS)
+
+
+def load_model(ckpt: Path | None, device: str, size: int | None = None) -> Generator:
+    path = resolve_checkpoint(ckpt)
+    generator = load_checkpoint(path).generator()
+    if size is not None and size != generator.size:
+        raise BadInput(f"--size {size} does not match the size {generator.size} of the checkpoint {path}")
+    return generator.to(resolve_device(device))
+
+
+@app.command("animate")
+def animate_command(
+    source: SourceOption,
+    driving: Annotated[Path, typer.Option("--driving", help="driving video or folder of frames", exists=True)],
+    out: Annotated[Path, typer.Option("--out", help="output mp4 (H.264), written atomically", dir_okay=False)],
+    ckpt: CkptOption = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="relative: motion relative to the first driving frame (official demo); absolute: the driving frames' own motion")] = Mode.relative,
+    size: SizeOption = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="driving frames per forward pass")] = 8,
+    device: DeviceOption = "auto",
+    side_by_side_view: Annotated[bool, typer.Option("--side-by-side", help="write source | driving | result panels")] = False,
+    crop_mode: Annotated[CropMode, typer.Option("--crop", help="auto: face-crop the source photo and the driving video with the dataset's crop rule (MTCNN); none: use them as they are")] = CropMode.none,
+) -> None:
+    """Animate a source image with the motion of a driving video (the source is encoded once)."""
+    generator = load_model(ckpt, device, size)
+    src = video.read_image(source)
+    info = video.probe(driving)
+    drv_square = None
+    if crop_mode is CropMode.auto:
+        from vhq.dataset.crop import autocrop
+
+        src = autocrop.crop(src, autocrop.face_square([src.numpy()], source))
+        drv_square = autocrop.video_square(driving)
+        console.info(f"--crop auto: source {src.shape[1]}x{src.shape[0]} face crop; driving square {drv_square.xyxy}")
+    # Driving batches handed to animate() are kept until their results come back (side-by-side panels).
+    pending: collections.deque[torch.Tensor] = collections.deque()
+
+    def driving_batches() -> Iterator[torch.Tensor]:
+        for chunk in rebatch(video.iter_frames(driving, batch_size=batch), batch):
+            if drv_square is not None:
+                chunk = autocrop.crop(chunk, drv_square)
+            pending.append(chunk)
+            yield chunk
+
+    def at_model_size(frames: torch.Tensor) -> torch.Tensor:
+        return images_to_frames(frames_to_input(frames, generator.size))
+
+    source_panel = at_model_size(src) if side_by_side_view else None
+    total = math.ceil(info.frames / batch) if info.frames else None
+    results = animate(generator, src, driving_batches(), mode=mode.value, batch=batch)
+    with video.VideoWriter(out, fps=info.fps or video.DEFAULT_FOLDER_FPS) as writer:
+        for frames in console.progress(results, total=total, desc=f"animate {driving.name}"):
+            drv = pending.popleft()
+            writer.write(side_by_side(source_panel, at_model_size(drv), frames) if side_by_side_view else frames)
+    console.echo(str(out))
+
+
+@lia_app.command("convert")
+def convert_command(
+    src: Annotated[Path, typer.Argument(help="official LIA checkpoint (vox.pt, taichi.pt, ted.pt or a training checkpoint)", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Argument(help="vhq-lia checkpoint to write", dir_okay=False)],
+    discriminator: Annotated[bool, typer.Option("--dis/--no-dis", help="keep the discriminator when the file has one")] = True,
+) -> None:
+    """Convert an official LIA checkpoint to the vhq-lia format (weights_only-loadable, plain config)."""
+    ckpt = load_checkpoint(src)
+    generator = ckpt.generator()  # strict load: validates every key and shape
+    disc = ckpt.discriminator() if discriminator else None
+    provenance = {"file": src.name, "sha256": files.sha256_file(src), "kind": ckpt.kind, "args": ckpt.extra.get("args")}
+    save_checkpoint(out, generator, disc, source=provenance)
+    console.echo(str(out))
+
+
+@lia_app.command("reference")
+def reference_command(
+    source: SourceOption,
+    out: Annotated[Path, typer.Option("--out", help="output image (PNG)", dir_okay=False)],
+    ckpt: CkptOption = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Render the reference image x_r of a source: its appearance latent decoded with no motion."""
+    generator = load_model(ckpt, device)
+    video.write_image(out, reference(generator, video.read_image(source)))
+    console.echo(str(out))
+
+
+@lia_app.command("directions")
+def directions_command(
+    source: SourceOption,
+    out: Annotated[Path, typer.Option("--out", help="output folder (replaced atomically)", file_okay=False)],
+    ckpt: CkptOption = None,
+    limit: Annotated[float, typer.Option("--range", min=0.0, help="walk each alpha_i from -RANGE to +RANGE around the source's value")] = 3.0,
+    steps: Annotated[int, typer.Option("--steps", min=2, help="frames per walk")] = 16,
+    index: Annotated[Optional[list[int]], typer.Option("--index", help="direction to walk (repeatable); default: all")] = None,
+    grid_columns: Annotated[int, typer.Option("--grid-columns", min=2, help="walk positions shown in grid.png")] = 5,
+    fps: Annotated[float, typer.Option("--fps", min=1.0, help="frame rate of the clips")] = 8.0,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="frames per forward pass")] = 8,
+    device: DeviceOption = "auto",
+) -> None:
+    """Walk each motion direction: one clip per direction (direction_NN.mp4) and grid.png (a row per direction).
+
+    Frame j of direction i decodes z + Q (alpha(source) + v_j e_i), with v_j evenly spaced in
+    [-RANGE, RANGE]; the grid's columns are GRID_COLUMNS evenly spaced positions of the walk.
+    """
+    generator = load_model(ckpt, device)
+    indices = list(range(generator.motion_dim)) if not index else index
+    bad = [i for i in indices if not 0 <= i < generator.motion_dim]
+    if bad:
+        raise BadInput(f"--index {bad[0]} is out of range: the checkpoint has {generator.motion_dim} directions (0..{generator.motion_dim - 1})")
+    src = video.read_image(source)
+    values = walk_values(limit, steps)
+    columns = torch.linspace(0, steps - 1, min(grid_columns, steps)).round().long()
+    rows = []
+    with files.atomic_path(out, suffix="") as tmp:
+        tmp.mkdir()
+        for i in console.progress(indices, desc="directions"):
+            frames = walk_direction(generator, src, i, values, batch=batch)
+            video.write_video(tmp / f"direction_{i:02d}.mp4", frames, fps=fps)
+            rows.append(torch.cat(list(frames[columns]), dim=1))
+        video.write_image(tmp / "grid.png", torch.cat(rows, dim=0))
+        files.write_json(tmp / "walk.json", {"directions": indices, "values": values.tolist(), "grid_values": values[columns].tolist()})
+    console.echo(str(out))

@@ -1,0 +1,119 @@
+"""The run directory of a training run and what is written into it while training.
+
+``RUNS/<NNNNN>-<desc>/``: ``training_options.json`` (resolved options), ``log.txt`` (every status
+line), ``stats.jsonl`` (one JSON object per tick), TensorBoard events when ``torch.utils.tensorboard``
+imports, ``samples-<step>.png`` and ``checkpoint-<step>.pt``. Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vhq import console
+from vhq.io import files
+
+RUN_RE = re.compile(r"^(\d{5})-")
+
+
+def new_run_dir(runs: Path, desc: str) -> Path:
+    """Create ``runs/<next id>-<desc>`` (ids count up from the largest present)."""
+    runs.mkdir(parents=True, exist_ok=True)
+    ids = [int(m.group(1)) for p in runs.iterdir() if (m := RUN_RE.match(p.name))]
+    run_id = max(ids, default=-1) + 1
+    while True:
+        d = runs / f"{run_id:05d}-{desc}"
+        try:
+            d.mkdir()
+            return d
+        except FileExistsError:
+            run_id += 1
+
+
+def memory_gb(device: torch.device) -> dict[str, float]:
+    """Peak resident memory of this process and, on CUDA, peak allocated device memory (GiB)."""
+    out = {"cpumem_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    if device.type == "cuda":
+        out["gpumem_peak_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return out
+
+
+class RunLog:
+    """Status lines to stderr and log.txt, stats to stats.jsonl (and TensorBoard); rank 0 only."""
+
+    def __init__(self, run_dir: Path | None, total_steps: int, start_step: int, enabled: bool = True):
+        self.run_dir = run_dir
+        self.enabled = enabled and run_dir is not None
+        self.tb = None
+        self.bar = None
+        if not self.enabled:
+            return
+        self._log = open(run_dir / "log.txt", "a", encoding="utf-8")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run_dir))
+        except ImportError:
+            self.tb = None
+        if console.stderr.is_terminal and os.environ.get("VHQ_QUIET", "") != "1":
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console.stderr)
+            self.bar.start()
+            self.task = self.bar.add_task("train-lia", total=total_steps, completed=start_step)
+
+    def line(self, text: str, to_console: bool = True) -> None:
+        if not self.enabled:
+            return
+        self._log.write(text + "\n")
+        self._log.flush()
+        if to_console:
+            if self.bar is not None:
+                self.bar.console.print(text, markup=False, highlight=False)
+            else:
+                console.stderr.print(text, markup=False, highlight=False)
+
+    def advance(self, step: int, description: str | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, **({"description": description} if description else {}))
+
+    def stats(self, record: dict[str, Any], step: int) -> None:
+        if not self.enabled:
+            return
+        record = {"timestamp": time.time(), **record}
+        with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, sort_keys=False) + "\n")
+        if self.tb is not None:
+            images = int(record.get("kimg", 0) * 1000)
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k not in ("timestamp",):
+                    self.tb.add_scalar(k, v, global_step=images)
+            self.tb.flush()
+
+    def write_options(self, options: dict[str, Any]) -> None:
+        if self.enabled:
+            files.write_json(self.run_dir / "training_options.json", options)
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.stop()
+        if self.tb is not None:
+            self.tb.close()
+        self._log.close()
+
+
+def status_line(fields: dict[str, Any]) -> str:
+    """``name value`` pairs on one greppable line (floats shown with 4 significant digits)."""
+    parts = []
+    for k, v in fields.items():
+        parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
+    return " ".join(parts)

@@ -1,0 +1,135 @@
+import threading
+import time
+
+import pytest
+
+from vhq.dataset.download import stage as D
+from vhq.dataset.download import status as E
+from vhq.dataset.download.backoff import PauseGate
+from vhq.dataset.manifest import Clip
+
+# Messages as yt-dlp prints them (DownloadError text), with the status each must get.
+MESSAGES = [
+    ("ERROR: [youtube] abcdefghijk: Video unavailable. This video has been removed by the uploader", "unavailable"),
+    ("ERROR: [youtube] abcdefghijk: Video unavailable. This video is no longer available because the YouTube account associated with this video has been terminated.", "unavailable"),
+    ("ERROR: [generic] x: Unable to download webpage: HTTP Error 404: Not Found (caused by <HTTPError 404: Not Found>)", "unavailable"),
+    ("ERROR: [youtube] abcdefghijk: Private video. Sign in if you've been granted access to this video", "private"),
+    ("ERROR: [youtube] abcdefghijk: Sign in to confirm your age. This video may be inappropriate for some users.", "age-restricted"),
+    ("ERROR: [youtube] abcdefghijk: Sign in to confirm you’re not a bot. Use --cookies-from-browser or --cookies for the authentication.", "bot-check"),
+    ("ERROR: [youtube] abcdefghijk: Sign in to confirm you're not a bot", "bot-check"),
+    ("ERROR: [youtube] abcdefghijk: This content isn't available, try again later.", "rate-limited"),
+    ("ERROR: [youtube] abcdefghijk: This content isn't available, try again later. Your account has been rate-limited by YouTube for up to an hour.", "rate-limited"),
+    ("ERROR: [generic] x: Unable to download webpage: HTTP Error 429: Too Many Requests", "rate-limited"),
+    ("ERROR: [youtube] abcdefghijk: Join this channel to get access to members-only content like this video", "members-only"),
+    ("ERROR: [youtube] abcdefghijk: The uploader has not made this video available in your country", "geo-blocked"),
+    ("ERROR: unable to download video data: HTTP Error 403: Forbidden", "forbidden"),
+    ("ERROR: [youtube] abcdefghijk: Requested format is not available. Use --list-formats for a list of available formats", "no-formats"),
+    ("WARNING: [youtube] abcdefghijk: Only images are available for download. use --list-formats to see them", "js-runtime"),
+    ("ERROR: [youtube] abcdefghijk: n challenge solving failed", "js-runtime"),
+    ("ERROR: unable to download video data: <urlopen error [Errno 111] Connection refused>", "network"),
+    ("ERROR: [download] Got error: The read operation timed out", "network"),
+    ("ERROR: Did not get any data blocks", "network"),
+    ("ERROR: something nobody has seen before", "unexpected"),
+]
+
+
+@pytest.mark.parametrize("message, status", MESSAGES)
+def test_error_table(message, status):
+    assert E.classify(message) == status
+
+
+def test_final_and_retryable_statuses_partition():
+    assert set(E.FINAL).isdisjoint(E.RETRYABLE)
+    assert {s for s, _ in E.ERROR_TABLE} <= set(E.FINAL) | set(E.RETRYABLE)
+    assert {"ok", "below-min-height", "unavailable", "private", "age-restricted"} <= set(E.FINAL)
+    assert {"rate-limited", "bot-check", "network", "unexpected"} <= set(E.RETRYABLE)
+    assert set(E.PAUSING) <= set(E.RETRYABLE)
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_pause_doubles_and_resets():
+    clock = FakeClock()
+    gate = PauseGate(10.0, clock=clock)
+    assert gate.trip(clock()) == 10.0
+    clock.t += 10
+    assert gate.trip(clock()) == 20.0
+    clock.t += 20
+    assert gate.trip(clock()) == 40.0
+    gate.reset()
+    clock.t += 40
+    assert gate.trip(clock()) == 10.0
+    assert gate.pauses == [10.0, 20.0, 40.0, 10.0]
+
+
+def test_requests_started_before_a_pause_do_not_double_it():
+    clock = FakeClock()
+    gate = PauseGate(10.0, clock=clock)
+    a_started = b_started = clock()
+    clock.t += 1
+    assert gate.trip(a_started) == 10.0
+    clock.t += 1
+    assert gate.trip(b_started) == 9.0  # the same rate limit seen by a second worker
+    assert gate.pauses == [10.0]
+    clock.t += 9
+    assert gate.trip(clock()) == 20.0  # a request after the pause hit it again
+
+
+def test_pause_blocks_every_worker():
+    gate = PauseGate(0.3)
+    gate.trip(gate.now())
+    waited = []
+
+    def worker():
+        t0 = time.monotonic()
+        gate.wait()
+        waited.append(time.monotonic() - t0)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(waited) == 3 and all(0.2 < w < 2.0 for w in waited)
+    t0 = time.monotonic()
+    gate.wait()
+    assert time.monotonic() - t0 < 0.05
+
+
+def fmt(fid, h, acodec="none", vcodec="avc1.640028", fps=25, tbr=1000):
+    return {"format_id": fid, "height": h, "width": h and h * 16 // 9, "vcodec": vcodec, "acodec": acodec, "fps": fps, "tbr": tbr}
+
+
+def test_choose_format():
+    info = {"formats": [
+        fmt("sb0", None, vcodec="none"), fmt("a", None, vcodec="none", acodec="opus"),
+        fmt("18", 360, acodec="mp4a"), fmt("137", 1080), fmt("248", 1080, vcodec="vp9"),
+        fmt("271", 1440, vcodec="vp9"), fmt("313", 2160, vcodec="vp9"), fmt("22", 1080, acodec="mp4a"),
+    ]}
+    chosen, best = D.choose_format(info, 1080)
+    assert chosen["format_id"] == "137" and best["format_id"] == "313"  # smallest >=1080, video-only, H.264
+    assert D.choose_format(info, 1080, prefer_best=True)[0]["format_id"] == "313"
+    assert D.choose_format(info, 1200)[0]["format_id"] == "271"
+    chosen, best = D.choose_format({"formats": [fmt("136", 720), fmt("18", 360, acodec="mp4a")]}, 1080)
+    assert chosen is None and best["format_id"] == "136"
+    assert D.choose_format({"formats": [fmt("a", None, vcodec="none")]}, 1080) == (None, None)
+
+
+def clip(start, end, vid="v"):
+    return Clip(f"p#{vid}#{start}#{end}", vid, "p", "train", start, end, 25.0, 1280, 720, 0, 0, 10, 10)
+
+
+def test_plan_sections_pads_merges_snaps_and_clamps():
+    clips = [clip(100, 200), clip(150, 260), clip(400, 450), clip(10, 20)]
+    # ±1 s: [0 (clamped), 1.8], [3, 11.4] (two overlapping clips), [15, 19]
+    assert D.plan_sections(clips, 1.0, 25.0, None) == [(0.0, 1.8), (3.0, 11.4), (15.0, 19.0)]
+    # starts snap down to a frame of a 30 fps source; ends clamp to the duration
+    out = D.plan_sections([clip(101, 200)], 0.5, 30.0, 7.5)
+    assert out == [(round(106 / 30, 6), 7.5)]  # 4.04 s - 0.5 s = 3.54 s = frame 106.2 at 30 fps
+    assert D.plan_sections([clip(1000, 1100)], 1.0, 25.0, 10.0) == []

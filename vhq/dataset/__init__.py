@@ -1,0 +1,1 @@
+"""The dataset stages in data-flow order: manifest → download → crop → split → stats (plus the frozen cross pairs)."""

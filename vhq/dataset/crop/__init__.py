@@ -1,0 +1,1 @@
+"""``vhq crop``: cut, face-check and resize the manifest's clips, one status row per clip."""

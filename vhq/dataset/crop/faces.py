@@ -1,0 +1,124 @@
+"""Is the manifest's face still where the box says, in this download? (MTCNN, offline.)
+
+A re-download can differ from the 2019 file the boxes were measured on (another aspect ratio,
+letterboxing, a re-upload with a different cut), so the scaled box is checked against a face
+detector on ``k`` frames spread over the kept segment. MTCNN comes from facenet-pytorch, whose
+wheel ships the weights; it runs on the crop square only, downscaled to ``DETECT_SIZE`` pixels,
+which is fast and still finds a face filling a good part of it.
+
+The score of a frame is the IoU between the detected face (the detection that overlaps the box
+most; 0 when there is none) and the scaled manifest box. FOMM's boxes are *tube* boxes, the union
+of the face over the whole clip plus a margin, so a correct single-frame face has an IoU of only
+0.2–0.6 with them (lower the more the head moves; 0.22–0.29 on the synthetic test clips), and a
+wrong or missing face near 0; ``THRESHOLD`` sits between. The clip passes when the median over
+the sampled frames reaches the threshold, so one blurred or profile frame does not drop it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vhq.dataset.crop.geometry import Rejected, Square, Timing, iou
+from vhq.errors import MediaError
+from vhq.dataset.crop.scenes import Segment
+
+NO_FACE = "no-face"
+THRESHOLD = 0.15
+SAMPLES = 5
+DETECT_SIZE = 256
+MIN_PROB = 0.8
+
+
+@dataclass(frozen=True)
+class FaceScore:
+    iou: float  # median over the sampled frames
+    ious: tuple[float, ...]
+    frames: tuple[int, ...]  # output frames sampled
+
+
+class Detector:
+    """MTCNN with its packaged weights, built on first use, shared by worker threads."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self._net = None
+        self._lock = threading.Lock()
+
+    def faces(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        import torch
+
+        with self._lock:
+            if self._net is None:
+                from facenet_pytorch import MTCNN
+
+                self._net = MTCNN(keep_all=True, device=self.device)
+            with torch.inference_mode():
+                boxes, probs = self._net.detect(image)
+        if boxes is None:
+            return []
+        # facenet-pytorch returns dtype=object arrays
+        boxes, probs = np.asarray(boxes).astype(float), np.asarray(probs).astype(float)
+        return [(tuple(b), float(p)) for b, p in zip(boxes, probs) if p >= MIN_PROB]
+
+
+def sample_frames(seg: Segment, k: int) -> tuple[int, ...]:
+    """``k`` output frames spread evenly over the segment (centres of k equal parts)."""
+    k = max(1, min(k, seg.frames))
+    return tuple(sorted({seg.start + int((j + 0.5) * seg.frames / k) for j in range(k)}))
+
+
+def grab(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
+    """Decode the file frames ``indices`` (RGB) with one seek; only those frames are converted."""
+    import av
+
+    want = sorted(set(indices))
+    out: dict[int, np.ndarray] = {}
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            s.thread_type = "AUTO"
+            rate, tb, t0 = s.average_rate or s.guessed_rate, s.time_base, s.start_time or 0
+            if want[0] > 0:
+                c.seek(t0 + int(want[0] / rate / tb), stream=s, backward=True, any_frame=False)
+            for frame in c.decode(s):
+                i = int(round(float((frame.pts - t0) * tb * rate)))
+                if i in want:
+                    out[i] = frame.to_ndarray(format="rgb24")
+                if i >= want[-1]:
+                    break
+    except (av.error.FFmpegError, IndexError) as e:
+        raise MediaError(f"{path}: decoding for the face check failed ({e})") from None
+    missing = [i for i in want if i not in out]
+    if missing:
+        raise MediaError(f"{path}: frames {missing[:5]} could not be decoded for the face check")
+    return out
+
+
+def frame_iou(det: Detector, frame: np.ndarray, sq: Square) -> float:
+    import cv2
+
+    region = frame[sq.y : sq.y + sq.side, sq.x : sq.x + sq.side]
+    scale = min(1.0, DETECT_SIZE / sq.side)
+    if scale < 1.0:
+        region = cv2.resize(region, (round(sq.side * scale),) * 2, interpolation=cv2.INTER_AREA)
+    best = 0.0
+    for (x0, y0, x1, y1), _ in det.faces(np.ascontiguousarray(region)):
+        face = (x0 / scale + sq.x, y0 / scale + sq.y, x1 / scale + sq.x, y1 / scale + sq.y)
+        best = max(best, iou(face, sq.box))
+    return best
+
+
+def check(det: Detector, path: Path, t: Timing, sq: Square, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD) -> FaceScore:
+    """Score the face on ``k`` frames of the kept segment; ``Rejected(no-face)`` below ``threshold``."""
+    outs = sample_frames(seg, k)
+    frames = grab(path, [t.file_frame(o) for o in outs])
+    ious = tuple(round(frame_iou(det, frames[t.file_frame(o)], sq), 4) for o in outs)
+    score = FaceScore(round(float(np.median(ious)), 4), ious, outs)
+    if score.iou < threshold:
+        raise Rejected(NO_FACE, f"median face IoU {score.iou:.2f} < {threshold:g} on frames {', '.join(map(str, outs))} (IoUs {', '.join(f'{v:.2f}' for v in ious)})",
+                       face_iou=score.iou, face_ious=ious, face_frames=outs)
+    return score

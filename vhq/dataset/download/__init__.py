@@ -1,0 +1,1 @@
+"""``vhq download``: the manifest's YouTube videos at ≥ --min-height, resumable, one status row per video."""

@@ -1,0 +1,224 @@
+"""``download_status.csv``: one row per YouTube id, the record later stages read.
+
+``file`` and ``sections`` list the downloaded files (relative to the download folder) and, in the
+same order, the span of the source video each one holds: ``START-END`` in seconds, where START is
+the *measured* time of the file's first frame on the source timeline, so a clip at source time t
+is at ``t - START`` in that file.
+
+A run over a shard (``--shard K/N``) writes ``download_status.K-of-N.csv`` so machines sharing a
+folder never overwrite each other's table; ``read`` merges every table in the folder, newest row
+per video winning.
+
+What a failed download means: yt-dlp's messages → a status, final or retryable.
+
+A *final* status is a fact about the video (removed, private, too small…): re-runs skip it. A
+*retryable* status is a fact about this run (rate limit, network, a bug): re-runs try again and the
+exit code says something is left to do. The table is matched top to bottom on the lower-cased
+message, so more specific texts come first (the bot check before the age check, which both start
+with "Sign in to confirm").
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from vhq.io import files
+from vhq.errors import BadInput
+
+STATUS_FILE = "download_status.csv"
+FIELDS = ("video_id", "status", "reason", "height", "width", "fps", "format", "file", "sections", "yt_dlp_version", "updated")
+
+
+@dataclass(frozen=True)
+class Section:
+    file: Path
+    start: float
+    end: float
+
+    def contains(self, t0: float, t1: float) -> bool:
+        return self.start <= t0 + 1e-6 and t1 <= self.end + 1e-6
+
+
+def status_path(out_dir: str | os.PathLike, shard=None) -> Path:
+    out = Path(out_dir)
+    if shard is not None and shard.count > 1:
+        return out / f"download_status.{shard.index}-of-{shard.count}.csv"
+    return out / STATUS_FILE
+
+
+def format_sections(sections: list[tuple[float, float]]) -> str:
+    return ";".join(f"{a:.3f}-{b:.3f}" for a, b in sections)
+
+
+def sections(row: dict, out_dir: str | os.PathLike) -> list[Section]:
+    """The files of an ``ok`` row with the source span each one holds."""
+    names = [f for f in (row.get("file") or "").split(";") if f]
+    spans = [s for s in (row.get("sections") or "").split(";") if s]
+    if len(names) != len(spans):
+        raise BadInput(f"{out_dir}/{STATUS_FILE}: row {row.get('video_id')} lists {len(names)} files but {len(spans)} sections")
+    out = []
+    for name, span in zip(names, spans):
+        a, _, b = span.partition("-")
+        out.append(Section(Path(out_dir) / name, float(a), float(b)))
+    return out
+
+
+def read(out_dir: str | os.PathLike) -> dict[str, dict]:
+    """Every status table in ``out_dir`` merged: video id → newest row."""
+    out = Path(out_dir)
+    merged: dict[str, dict] = {}
+    tables = sorted(out.glob("download_status*.csv")) if out.is_dir() else []
+    for table in tables:
+        try:
+            rows = files.read_csv(table)
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise BadInput(f"{table}: unreadable status table ({e})", "delete it to start over") from None
+        for row in rows:
+            vid = row.get("video_id")
+            if not vid:
+                continue
+            old = merged.get(vid)
+            if old is None or (row.get("updated") or "") >= (old.get("updated") or ""):
+                merged[vid] = row
+    return merged
+
+
+class StatusTable:
+    """The table this run writes: rows from earlier runs plus this run's, rewritten atomically after
+    every video (a killed run loses at most the videos in flight)."""
+
+    def __init__(self, path: Path, rows: dict[str, dict]):
+        self.path = path
+        self.rows = dict(rows)
+        self._lock = threading.Lock()
+
+    def put(self, row: dict) -> None:
+        with self._lock:
+            self.rows[row["video_id"]] = {k: row.get(k, "") for k in FIELDS}
+            self.flush()
+
+    def flush(self) -> None:
+        files.write_csv(self.path, (self.rows[k] for k in sorted(self.rows)), FIELDS)
+
+
+# ---------------------------------------------------------------- statuses
+
+OK = "ok"
+BELOW_MIN_HEIGHT = "below-min-height"
+
+FINAL = ("ok", "below-min-height", "unavailable", "private", "age-restricted", "members-only", "geo-blocked")
+RETRYABLE = ("rate-limited", "bot-check", "forbidden", "js-runtime", "no-formats", "network", "unexpected")
+# Statuses that mean "this IP is being throttled": the whole worker pool pauses before going on.
+PAUSING = ("rate-limited", "bot-check")
+
+ERROR_TABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("rate-limited", (
+        "try again later",
+        "rate-limited",
+        "rate limited",
+        "http error 429",
+        "too many requests",
+    )),
+    ("bot-check", (
+        "confirm you're not a bot",
+        "confirm you’re not a bot",
+        "confirm you are not a bot",
+    )),
+    ("private", (
+        "private video",
+        "this video is private",
+    )),
+    ("age-restricted", (
+        "confirm your age",
+        "age-restricted",
+        "age restricted",
+        "inappropriate for some users",
+    )),
+    ("members-only", (
+        "members-only",
+        "members only",
+        "join this channel",
+    )),
+    ("geo-blocked", (
+        "not made this video available in your country",
+        "not available in your country",
+        "geo restricted",
+        "geo-restricted",
+    )),
+    ("unavailable", (
+        "video unavailable",
+        "has been removed",
+        "account associated with this video has been terminated",
+        "no longer available",
+        "this video is not available",
+        "this video does not exist",
+        "copyright claim",
+        "http error 404",
+        "http error 410",
+    )),
+    ("js-runtime", (
+        "only images are available",
+        "n challenge solving failed",
+        "no supported javascript runtime",
+    )),
+    ("forbidden", (
+        "http error 403",
+        "403: forbidden",
+    )),
+    ("no-formats", (
+        "requested format is not available",
+        "no video formats found",
+    )),
+    ("network", (
+        "timed out",
+        "timeout",
+        "connection refused",
+        "connection reset",
+        "connection aborted",
+        "remote end closed connection",
+        "temporary failure in name resolution",
+        "name or service not known",
+        "network is unreachable",
+        "unable to download",
+        "did not get any data blocks",
+        "content too short",
+        "incomplete read",
+        "http error 500",
+        "http error 502",
+        "http error 503",
+        "http error 504",
+        "the downloaded file is empty",
+        "unable to connect",
+        "ssl",
+    )),
+)
+
+HINTS = {
+    "rate-limited": "YouTube limits guests to roughly 300 videos an hour; re-run later, raise --sleep, or pass --cookies",
+    "bot-check": "this IP is flagged; re-run later, or pass --cookies from a logged-in browser or a --proxy",
+    "forbidden": "often a missing PO token or a blocked IP; update yt-dlp, or pass --cookies / --proxy",
+    "js-runtime": "yt-dlp needs its JavaScript solver: pip install 'yt-dlp[default]' deno",
+    "age-restricted": "cookies of an age-verified account may help: --cookies FILE --retry-status age-restricted",
+    "members-only": "only channel members can see it",
+}
+
+
+def classify(message: str) -> str:
+    """The status for a yt-dlp error message ("unexpected" when nothing in the table matches)."""
+    text = (message or "").lower()
+    for status, needles in ERROR_TABLE:
+        if any(n in text for n in needles):
+            return status
+    return "unexpected"
+
+
+def is_final(status: str) -> bool:
+    return status in FINAL
+
+
+def is_retryable(status: str) -> bool:
+    return not is_final(status)

@@ -1,0 +1,1 @@
+"""Bytes on disk and over the wire: atomic files, video I/O, the content cache, status tables, HTTP downloads."""

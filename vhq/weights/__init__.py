@@ -1,0 +1,34 @@
+"""The pretrained-weights registry: one entry per network, a verified cache, fetch and import.
+
+``from vhq import weights`` is the public API; ``registry.py`` holds the cache logic and
+``entries.py`` the list of networks.
+"""
+
+from vhq.weights.registry import (
+    RECORDED,
+    REGISTRY,
+    UNVERIFIED,
+    VERIFIED,
+    WeightEntry,
+    WeightStatus,
+    entry,
+    fetch,
+    import_file,
+    missing_message,
+    offline,
+    packaged_path,
+    path,
+    provenance,
+    register,
+    source_urls,
+    status,
+    verify,
+    weights_dir,
+)
+from vhq.weights import entries  # noqa: E402,F401  (registers the entries)
+
+__all__ = [
+    "RECORDED", "REGISTRY", "UNVERIFIED", "VERIFIED", "WeightEntry", "WeightStatus", "entry", "fetch", "import_file",
+    "missing_message", "offline", "packaged_path", "path", "provenance", "register", "source_urls", "status", "verify",
+    "weights_dir",
+]
