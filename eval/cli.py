@@ -65,7 +65,7 @@ def eval_command(
         if {"acd", "csim"} & set(dist_names):
             from eval.backbones.facenet import IdentityEmbedder
 
-            emb = IdentityEmbedder(crop=aed_crop, device=device or str(distributed.default_device()))
+            emb = IdentityEmbedder(crop=aed_crop, device=str(distributed.resolve_device(device)))
             embedder = lambda frames: emb.embed(frames).numpy()  # noqa: E731
             embedder_info = {"backbone": emb.backbone_id, **emb.provenance()}
         dist_rows = distribution.evaluate_distribution(
@@ -104,7 +104,7 @@ def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, trunca
         batch_size=batch_size,
         aed_crop=aed_crop,
         aed_distance=aed_distance,
-        device=device or str(distributed.default_device()),
+        device=str(distributed.resolve_device(device)),
         use_cache=not no_cache,
     )
     res = evaluate(pred, gt, opts, allow_missing=allow_missing, truncate=truncate)

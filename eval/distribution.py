@@ -324,7 +324,7 @@ def _feature_rows(metrics: Sequence[str], backbone: str, pred_videos, real_video
         rec = Path(opts.record_dir)
         write_clip_record(rec / f"clips_{backbone}_{protocol.name}_real.csv", real_clips, protocol, "real")
         write_clip_record(rec / f"clips_{backbone}_{protocol.name}_pred.csv", pred_clips, protocol, "fake")
-    device = torch.device(opts.device) if opts.device else distributed.default_device()
+    device = distributed.resolve_device(opts.device)
     model = None
     store = cache.ContentCache("real_video_stats")
     chosen = select_videos(real_videos, protocol)

@@ -15,7 +15,7 @@ from typing import Annotated, Iterator, Optional
 import torch
 import typer
 
-from vhq import console
+from vhq import console, distributed
 from vhq.io import files, video
 from vhq.errors import BadInput, MissingWeights
 
@@ -61,18 +61,6 @@ SizeOption = Annotated[
 ]
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise BadInput(f"--device {name!r} is not a valid device (try 'cpu', 'cuda' or 'cuda:0')") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"--device {name}: CUDA is not available on this machine", hint="use --device cpu")
-    return device
-
-
 def resolve_checkpoint(ckpt: Path | None) -> Path:
     """The given checkpoint, or the cached official vox weights."""
     if ckpt is not None:
@@ -89,7 +77,7 @@ def load_model(ckpt: Path | None, device: str, size: int | None = None) -> Gener
     generator = load_checkpoint(path).generator()
     if size is not None and size != generator.size:
         raise BadInput(f"--size {size} does not match the size {generator.size} of the checkpoint {path}")
-    return generator.to(resolve_device(device))
+    return generator.to(distributed.resolve_device(device))
 
 
 @app.command("animate")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from vhq.errors import BadInput
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -77,8 +79,20 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def default_device() -> torch.device:
-    di = info_from_env()
-    if torch.cuda.is_available():
-        return torch.device("cuda", di.local_rank)
-    return torch.device("cpu")
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """The device to run on: None or ``"auto"`` is this rank's GPU when CUDA is available, else the CPU.
+
+    A named device (``cpu``, ``cuda``, ``cuda:1`` …) is checked, so a typo or a missing GPU is one
+    clear error before any work starts.
+    """
+    if name is None or name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", info_from_env().local_rank)
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise BadInput(f"--device {name!r} is not a valid device (try 'cpu', 'cuda' or 'cuda:0')") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"--device {name}: CUDA is not available on this machine", hint="use --device cpu")
+    return device

@@ -40,7 +40,7 @@ def _make(model, ckpt, command, device, batch_size, command_timeout):
 
     from eval.bench.models import make_model
 
-    dev = device or str(distributed.default_device())
+    dev = str(distributed.resolve_device(device))
     return make_model(model, ckpt=ckpt, command=command, device=dev, batch=batch_size, command_timeout=command_timeout)
 
 

@@ -378,7 +378,7 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
             size = g0.width
             console.info(f"predictions are {p0.width}x{p0.height}, the clips {g0.width}x{g0.height}: scoring at {size}x{size}")
     eopts = EvalOptions(metrics=specs, protocol=eval_protocol, size=size, batch_size=opts.batch_size, aed_crop=opts.aed_crop,
-                        device=opts.device or str(distributed.default_device()))
+                        device=str(distributed.resolve_device(opts.device)))
     pred_view = _scored_view(preds, run_dir, {j.key for j in jobs}, opts.fmt)
     res = evaluate(pred_view, gt_dir, eopts)
     if distributed.rank() != 0:
@@ -493,7 +493,7 @@ def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict |
     if embedder is None and {"acd", "csim"} & set(metrics):
         from eval.backbones.facenet import IdentityEmbedder
 
-        emb = IdentityEmbedder(crop=opts.aed_crop, device=opts.device or str(distributed.default_device()))
+        emb = IdentityEmbedder(crop=opts.aed_crop, device=str(distributed.resolve_device(opts.device)))
         embedder = lambda frames: emb.embed(frames).numpy()  # noqa: E731
         embedder_info = {"backbone": emb.backbone_id, **emb.provenance()}
     pred_view = _scored_view(preds, run_dir, {j.key for j in jobs}, opts.fmt)

@@ -113,7 +113,7 @@ def train_lia(
     if eval_every:
         from lia.train.validation import ReconstructionScorer, validation_metrics
 
-        make_metrics = validation_metrics(train._resolve_device(options["device"]))
+        make_metrics = validation_metrics(distributed.resolve_device(options["device"]))
         scorer = ReconstructionScorer(find_clips(held, split="test")[:eval_clips], size, make_metrics, eval_frames or None)
     from lia.train.rundir import new_run_dir
 

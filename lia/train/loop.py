@@ -174,12 +174,6 @@ class Phases:
         scaler.update()
 
 
-def _resolve_device(device: str | None) -> torch.device:
-    if device in (None, "auto"):
-        return distributed.default_device()
-    return torch.device(device)
-
-
 def _sample_grid(G, pairs: torch.Tensor, phases: Phases) -> torch.Tensor:
     """uint8 ``[n·S, 3·S, 3]``: a row per pair, columns source | driving | reconstruction."""
     with torch.no_grad(), phases.autocast():
@@ -230,7 +224,7 @@ def training_loop(
     Call on every rank (after ``vhq.distributed.init()``); only rank 0 writes into ``run_dir``.
     """
     rank, world = distributed.rank(), distributed.world_size()
-    dev = _resolve_device(device)
+    dev = distributed.resolve_device(device)
     if dtype not in DTYPES:
         raise BadInput(f"dtype {dtype!r}: choose from {', '.join(DTYPES)}")
     if amp not in ("none", *AMP_DTYPES):
