@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "vhq")]
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from vhq.testing import download_folder as D  # noqa: E402
-from vhq.dataset.crop import geometry as C  # noqa: E402
-from vhq.dataset.crop import stage as crop_run  # noqa: E402
+from vhq.testing import download_folder as D
+from vhq.dataset.crop import geometry as C
+from vhq.dataset.crop import stage as crop_run
 from vhq.dataset.download import status as download_status
 from vhq.dataset import manifest as M
 from vhq.testing import synthetic
 from vhq.io import video
-from vhq.parallel import Shard  # noqa: E402
+from vhq.parallel import Shard
 
 
 def fomm_baseline(m: M.Manifest, videos: Path, out: Path, size: int) -> int:

@@ -14,18 +14,15 @@ load from other processes on a shared machine does not land on one method only.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from lia import Generator  # noqa: E402
-from lia.animate import animate, frames_to_input, images_to_frames  # noqa: E402
-from lia.generator import relative_motion  # noqa: E402
+from lia import Generator
+from lia.animate import animate, frames_to_input, images_to_frames
+from lia.generator import relative_motion
 
 
 def photos(size: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,19 +16,15 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from lia import Discriminator, Generator  # noqa: E402
+from lia import Discriminator, Generator
 from lia.train import losses
-from lia.train.loop import Phases, adam_settings  # noqa: E402
+from lia.train.loop import Phases, adam_settings
 
 
 def build(size: int):

@@ -68,10 +68,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ["VHQ_CACHE"] = str(tmp / "cache")
-        import sys
-
-        repo = Path(__file__).resolve().parent.parent
-        sys.path[:0] = [str(repo), str(repo / "tests" / "eval")]  # this checkout, not an installed copy
         from vhq.testing.random_weights import write_i3d_checkpoint
 
         from eval.backbones.i3d import load_i3d

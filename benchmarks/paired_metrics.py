@@ -7,7 +7,7 @@ frame and, on a warm cache, skips the ground-truth side of AKD/AED. Random-init 
 real architectures (the cost is the same as with trained weights). Each phase runs in its own
 process so peak memory (max RSS) is per phase; one-time JIT compilation is paid before timing.
 
-    python benchmarks/eval.py [--videos 3 --frames 6 --size 128 --threads 1]
+    python benchmarks/paired_metrics.py [--videos 3 --frames 6 --size 128 --threads 1]
 """
 
 from __future__ import annotations
@@ -22,16 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "eval"))
 
 
 def setup(work: Path, videos: int, frames: int, size: int) -> None:
     import torch
 
-    from conftest import WEIGHT_FILES, make_weight_file
-    from evalhelp import face_frames
+    from vhq.testing.random_weights import WEIGHT_FILES, make_weight_file
+    from vhq.testing.synthetic import face_frames
     from vhq.io import video
     from vhq import weights
 
