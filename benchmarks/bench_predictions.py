@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     import torch
 
-    from eval.bench.protocols import write_prediction
+    from eval.bench.predict import write_prediction
     from vhq.testing import synthetic
     from vhq.io import video
 
