@@ -95,7 +95,7 @@ def test_frame_folder_with_mixed_sizes_is_refused(tmp_path):
 
 STREAM_SCRIPT = r"""
 import resource, sys, torch
-from vhq import video
+from vhq.io import video
 torch.set_num_threads(1)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 n = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -200,6 +201,13 @@ def test_crop_outputs_reasons_and_frame_accuracy(dataset, cli):
         assert _indices(path) == list(range(a, int(row["out_end_frame"]))), name  # output frame k = source frame start + k
         assert float(row["face_iou"]) >= 0.15 and row["crf"] == "17" and row["gop"] == "25" and row["scale_flags"] == "lanczos"
     assert "ok 4" in stdout and "not-downloaded 1" in stdout
+
+    # a table as earlier versions wrote it (stamps with a "+00:00" offset) resumes the same way
+    rows = files.read_csv(out / "crop_status.csv")
+    old = [{**r, "updated": dt.datetime.fromisoformat(r["updated"]).isoformat(timespec="microseconds")} for r in rows]
+    files.write_csv(out / "crop_status.csv", old, crop_status.FIELDS)
+    st = _status(out)
+    assert st[clips["plain"].clip_id]["updated"].endswith("+00:00")
 
     # a re-run does nothing; changing a parameter redoes the clips it affects
     code, stdout, err = cli("crop", "-m", root / "m.csv", "--videos", root / "dl", "-o", out, *COMMON)
