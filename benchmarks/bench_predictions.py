@@ -21,7 +21,7 @@ from pathlib import Path
 def main() -> None:
     import torch
 
-    from eval.bench.protocols import write_prediction
+    from eval.bench.predict import write_prediction
     from vhq.testing import synthetic
     from vhq.io import video
 

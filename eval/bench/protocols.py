@@ -35,26 +35,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vhq import __version__, console, distributed, weights
 from vhq.io import files, video
-from vhq.errors import BadInput, VhqError
-from vhq.parallel import Shard, rank_slice
+from vhq.errors import BadInput
+from vhq.parallel import Shard
 
 from vhq.dataset.pairs import Pair, read_pairs
 from vhq.dataset.split import ListedClip, read_split
-from eval.bench.models import LOSSLESS_MP4, Model, to_uint8
+from eval.bench.models import LOSSLESS_MP4, Model
+from eval.bench.predict import Job, pred_path, predict, read_status
 
 PROTOCOLS = ("reconstruct", "cross")
 FORMATS = ("mp4", "png")
 RECONSTRUCT_METRICS = "l1,lpips,akd,mkr,aed"
 CROSS_METRICS = "fvd_i3d,kvd,fid_r3dx101,acd,csim"
 CROSS_FRAMES = 100  # LIA's Vox256_cross: the first 100 driving frames
-STATUS_FIELDS = ("key", "status", "reason", "frames", "seconds", "model_key", "format", "output", "updated")
 
 # Registry weights each metric needs (and how to get them when absent).
 METRIC_WEIGHTS = {
@@ -95,16 +93,6 @@ class BenchOptions:
             raise BadInput(f"--limit {self.limit}: must be >= 1")
         if self.frames < 16:
             raise BadInput(f"--frames {self.frames}: the video metrics need clips of at least 16 frames")
-
-
-@dataclass(frozen=True)
-class Job:
-    key: str  # output name: clip id (reconstruct) or pair id (cross)
-    source: Path  # video whose first frame is the source image
-    driving: Path
-    frames: int  # driving frames used
-    fps: float
-    mode: str  # absolute | relative
 
 
 @dataclass
@@ -166,117 +154,6 @@ def check_weights(metrics: list[str], skip_missing: bool, provided: tuple[str, .
             "get them first (`vhq weights list` shows the cache), choose other --metrics, or pass --skip-missing-weights",
         )
     return keep, skipped
-
-
-# ------------------------------------------------------------------ predictions
-
-def _status_path(run_dir: Path, shard: Shard) -> Path:
-    parts = []
-    if shard.count > 1:
-        parts.append(f"{shard.index}-of-{shard.count}")
-    if distributed.world_size() > 1:
-        parts.append(f"rank{distributed.rank()}")
-    return run_dir / ("status" + "".join("." + p for p in parts) + ".csv")
-
-
-def read_status(run_dir: Path) -> dict[str, dict]:
-    rows: dict[str, dict] = {}
-    for p in sorted(run_dir.glob("status*.csv")):
-        for r in files.read_csv(p):
-            old = rows.get(r["key"])
-            if old is None or r.get("updated", "") >= old.get("updated", ""):
-                rows[r["key"]] = r
-    return rows
-
-
-def pred_path(preds: Path, key: str, fmt: str) -> Path:
-    return preds / (f"{key}.mp4" if fmt == "mp4" else key)
-
-
-def _counted(batches, key: str, expected: int, out_size: list):
-    n = 0
-    for b in batches:
-        b = to_uint8(b, f"clip {key}")
-        if out_size and tuple(b.shape[1:3]) != out_size[0]:
-            raise BadInput(f"clip {key}: the model changed the frame size from {out_size[0]} to {tuple(b.shape[1:3])}")
-        out_size[:] = [tuple(b.shape[1:3])]
-        n += b.shape[0]
-        if n > expected:
-            raise BadInput(f"clip {key}: the model produced more frames than the {expected} driving frames")
-        yield b
-    if n != expected:
-        raise BadInput(f"clip {key}: the model produced {n} frame(s) for {expected} driving frames")
-
-
-def write_prediction(dest: Path, batches, key: str, expected: int, fps: float, fmt: str) -> Path:
-    """Write one clip's frames losslessly and atomically; the frame count must match."""
-    size: list = []
-    stream = _counted(batches, key, expected, size)
-    if fmt == "png":
-        return video.write_frames(dest, stream)
-    with video.VideoWriter(dest, fps, **LOSSLESS_MP4) as w:
-        for b in stream:
-            w.write(b)
-    return dest
-
-
-def _model_key(model: Model, fmt: str, job: Job) -> str:
-    return files.sha256_strings([json.dumps(model.identity(), sort_keys=True), fmt, job.mode, str(job.frames), str(job.source), str(job.driving)])[:16]
-
-
-def predict(model: Model, jobs: list[Job], preds: Path, run_dir: Path, fmt: str, shard: Shard) -> tuple[int, int]:
-    """Run the model on every job it has not done yet; (done now, reused). Stops at the first failure."""
-    preds.mkdir(parents=True, exist_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    previous = read_status(run_dir)
-    status_file = _status_path(run_dir, shard)
-    mine = rank_slice(shard.select(jobs, key=lambda j: j.key), distributed.rank(), distributed.world_size())
-    rows = {r["key"]: r for r in (files.read_csv(status_file) if status_file.exists() else [])}
-    todo, reused = [], 0
-    for job in mine:
-        prev = previous.get(job.key)
-        dest = pred_path(preds, job.key, fmt)
-        if prev and prev["status"] == "ok" and prev["model_key"] == _model_key(model, fmt, job) and dest.exists():
-            reused += 1
-        else:
-            todo.append(job)
-    staging_root = run_dir / ".staging"
-    done = 0
-    for job in console.progress(todo, total=len(todo), desc=f"predict {preds.name}"):
-        dest = pred_path(preds, job.key, fmt)
-        t0 = time.monotonic()
-        row = {"key": job.key, "frames": job.frames, "model_key": _model_key(model, fmt, job), "format": fmt,
-               "output": os.path.relpath(dest, run_dir)}
-        staging_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{job.key}.", dir=staging_root)).resolve()
-        try:
-            source = video.read_frames(job.source, 0, 1)[0]
-            batches = model.run(job.key, source, job.driving, job.frames, job.mode, staging)
-            files.remove(pred_path(preds, job.key, "png" if fmt == "mp4" else "mp4"))  # one output per key
-            write_prediction(dest, batches, job.key, job.frames, job.fps, fmt)
-        except VhqError as e:
-            rows[job.key] = {**row, "status": "failed", "reason": e.message, "seconds": f"{time.monotonic() - t0:.2f}", "updated": _now()}
-            files.write_csv(status_file, rows.values(), STATUS_FIELDS)
-            raise
-        except Exception as e:
-            if os.environ.get("VHQ_DEBUG") or model.kind in ("lia", "static", "gt"):
-                raise
-            msg = f"clip {job.key}: the model raised {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
-            rows[job.key] = {**row, "status": "failed", "reason": msg, "seconds": f"{time.monotonic() - t0:.2f}", "updated": _now()}
-            files.write_csv(status_file, rows.values(), STATUS_FIELDS)
-            raise BadInput(msg, "VHQ_DEBUG=1 shows the traceback") from None
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        rows[job.key] = {**row, "status": "ok", "reason": "", "seconds": f"{time.monotonic() - t0:.2f}", "updated": _now()}
-        files.write_csv(status_file, rows.values(), STATUS_FIELDS)
-        done += 1
-    if staging_root.exists() and not any(staging_root.iterdir()):
-        staging_root.rmdir()
-    return done, reused
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # ------------------------------------------------------------------ shared plumbing

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from vhq.console import echo, info, warn
+from vhq.console import echo, info
+from vhq.dataset import manifest as M
+from vhq.dataset import pairs as P
+from vhq.dataset.crop.options import Options as CropOptions
+from vhq.dataset.download.options import Options as DownloadOptions
+
+
+def _default(fn, name: str):
+    """The default ``fn`` declares for its parameter ``name`` (the CLI shows it, never restates it)."""
+    return inspect.signature(fn).parameters[name].default
+
+
+def _run_stage(stage, manifest: Path, opts, shard: str | None, limit: int | None):
+    """Run a dataset stage (download, crop) over the manifest's clips of this shard."""
+    from vhq.parallel import Shard
+
+    return stage.run(M.load(manifest), opts, Shard.parse(shard), limit)
+
 
 app = typer.Typer()
 manifest_app = typer.Typer(no_args_is_help=True, help="The clip manifest: import FOMM's vox-metadata.csv, inspect a manifest.")
@@ -17,12 +35,10 @@ app.add_typer(manifest_app, name="manifest")
 @manifest_app.command("import-fomm")
 def import_fomm(
     source: Annotated[Optional[str], typer.Argument(help="Path or URL of FOMM's vox-metadata.csv (default: its public URL).")] = None,
-    out: Annotated[Path, typer.Option(help="Manifest to write (plus OUT.json with counts and provenance).")] = Path("manifests/voxceleb.csv"),
+    out: Annotated[Path, typer.Option(help="Manifest to write (plus OUT.json with counts and provenance).")] = Path(_default(M.import_fomm, "dest")),
     sha256: Annotated[Optional[str], typer.Option(help="Expected sha256 of SOURCE ('' = don't check). Default: FOMM's published file is checked when SOURCE is its URL.")] = None,
 ) -> None:
     """Convert FOMM's vox-metadata.csv into a deduplicated, person-disjoint vhq manifest."""
-    from vhq.dataset import manifest as M
-
     src = source or M.FOMM_URL
     m, report = M.import_fomm(src, out, sha256="default" if sha256 is None else sha256)
     info(f"read {report.rows} rows from {src} (sha256 {report.sha256[:16]}…{', verified' if report.verified else ''})")
@@ -40,8 +56,6 @@ def manifest_info(
     manifest: Annotated[Path, typer.Argument(help="A vhq manifest CSV.")],
 ) -> None:
     """Validate a manifest and print its counts and fingerprint."""
-    from vhq.dataset import manifest as M
-
     m = M.load(manifest)
     echo(M.describe(m))
     echo(f"fingerprint {m.fingerprint}")
@@ -53,13 +67,11 @@ def manifest_info(
 @manifest_app.command("pairs")
 def pairs(
     manifest: Annotated[Path, typer.Argument(help="A manifest built by `vhq manifest import-fomm`.")],
-    out: Annotated[Path, typer.Option(help="Pairs CSV to write (plus OUT.json with the rule's parameters).")] = Path("manifests/voxcelebhq_cross_pairs.csv"),
-    seed: Annotated[str, typer.Option(help="Seed string of the hash rule.")] = "vhq-cross-v1",
+    out: Annotated[Path, typer.Option(help="Pairs CSV to write (plus OUT.json with the rule's parameters).")] = Path(_default(P.write_pairs, "out")),
+    seed: Annotated[str, typer.Option(help="Seed string of the hash rule.")] = _default(P.write_pairs, "seed"),
 ) -> None:
     """Draw the frozen cross-identity pairs of `vhq bench cross` from a manifest's test clips."""
-    from vhq.dataset.pairs import write_pairs
-
-    out, meta = write_pairs(manifest, out, seed)
+    out, meta = P.write_pairs(manifest, out, seed)
     echo(f"wrote {out}: {meta['test_clips']} pairs, {meta['test_persons']} source persons, {meta['driving_clips']} distinct driving clips; sha256 {meta['sha256']}")
 
 
@@ -67,28 +79,26 @@ def pairs(
 def download(
     manifest: Annotated[Path, typer.Option("--manifest", "-m", help="vhq manifest CSV (see `vhq manifest import-fomm`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the videos and download_status.csv.")],
-    min_height: Annotated[int, typer.Option(help="Skip videos whose best video stream is smaller than this height.")] = 1080,
-    prefer_best: Annotated[bool, typer.Option("--prefer-best", help="Download the largest stream instead of the smallest one >= --min-height.")] = False,
-    full: Annotated[bool, typer.Option("--full", help="Download whole videos instead of the padded time ranges the manifest needs.")] = False,
-    pad: Annotated[float, typer.Option(help="Seconds of padding around each clip's time range.")] = 2.0,
-    crf: Annotated[int, typer.Option(help="libx264 CRF of the re-encoded sections (they start exactly on a frame; --full keeps the original stream).")] = 16,
-    workers: Annotated[int, typer.Option(help="Videos downloaded at once.")] = 2,
+    min_height: Annotated[int, typer.Option(help="Skip videos whose best video stream is smaller than this height.")] = DownloadOptions.min_height,
+    prefer_best: Annotated[bool, typer.Option("--prefer-best", help="Download the largest stream instead of the smallest one >= --min-height.")] = DownloadOptions.prefer_best,
+    full: Annotated[bool, typer.Option("--full", help="Download whole videos instead of the padded time ranges the manifest needs.")] = DownloadOptions.full,
+    pad: Annotated[float, typer.Option(help="Seconds of padding around each clip's time range.")] = DownloadOptions.pad,
+    crf: Annotated[int, typer.Option(help="libx264 CRF of the re-encoded sections (they start exactly on a frame; --full keeps the original stream).")] = DownloadOptions.crf,
+    workers: Annotated[int, typer.Option(help="Videos downloaded at once.")] = DownloadOptions.workers,
     shard: Annotated[Optional[str], typer.Option(help="Only this shard's videos: K/N (1-based), e.g. 1/4 on the first of four machines.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many videos this run.")] = None,
-    sleep: Annotated[float, typer.Option(help="Seconds each worker waits after a video (YouTube lets a guest fetch ~300 videos an hour).")] = 5.0,
-    sleep_requests: Annotated[float, typer.Option(help="Seconds between yt-dlp's extraction requests.")] = 0.75,
-    backoff: Annotated[float, typer.Option(help="First pause of all workers after a rate limit, in seconds; doubles while rate limits continue.")] = 3600.0,
-    attempts: Annotated[int, typer.Option(help="Tries per video while it is rate-limited.")] = 3,
-    cookies: Annotated[Optional[Path], typer.Option(help="Netscape cookies.txt for yt-dlp (age-restricted videos, bot checks).")] = None,
-    proxy: Annotated[Optional[str], typer.Option(help="Proxy URL for yt-dlp and its ffmpeg.")] = None,
-    url_template: Annotated[str, typer.Option(help="Video URL with {video_id}.")] = "https://www.youtube.com/watch?v={video_id}",
+    sleep: Annotated[float, typer.Option(help="Seconds each worker waits after a video (YouTube lets a guest fetch ~300 videos an hour).")] = DownloadOptions.sleep,
+    sleep_requests: Annotated[float, typer.Option(help="Seconds between yt-dlp's extraction requests.")] = DownloadOptions.sleep_requests,
+    backoff: Annotated[float, typer.Option(help="First pause of all workers after a rate limit, in seconds; doubles while rate limits continue.")] = DownloadOptions.backoff,
+    attempts: Annotated[int, typer.Option(help="Tries per video while it is rate-limited.")] = DownloadOptions.attempts,
+    cookies: Annotated[Optional[Path], typer.Option(help="Netscape cookies.txt for yt-dlp (age-restricted videos, bot checks).")] = DownloadOptions.cookies,
+    proxy: Annotated[Optional[str], typer.Option(help="Proxy URL for yt-dlp and its ffmpeg.")] = DownloadOptions.proxy,
+    url_template: Annotated[str, typer.Option(help="Video URL with {video_id}.")] = DownloadOptions.url_template,
     retry_status: Annotated[Optional[list[str]], typer.Option(help="Also retry videos with this final status (repeatable), e.g. age-restricted after adding --cookies.")] = None,
 ) -> None:
     """Download the manifest's YouTube videos at >= --min-height (resumable; see download_status.csv)."""
-    from vhq.dataset.download import stage as D
-    from vhq.dataset import manifest as M
+    from vhq.dataset.download import stage
     from vhq.errors import BadInput
-    from vhq.parallel import Shard
 
     if "{video_id}" not in url_template and "{id}" not in url_template:
         raise BadInput(f"--url-template {url_template!r} has no {{video_id}}")
@@ -96,13 +106,12 @@ def download(
         raise BadInput(f"--cookies {cookies}: no such file")
     if workers < 1 or (limit is not None and limit < 0) or attempts < 1:
         raise BadInput("--workers and --attempts must be >= 1 and --limit >= 0")
-    m = M.load(manifest)
-    opts = D.Options(
+    opts = DownloadOptions(
         out=out, min_height=min_height, prefer_best=prefer_best, full=full, pad=pad, crf=crf,
         workers=workers, sleep=sleep, sleep_requests=sleep_requests, backoff=backoff, attempts=attempts,
         cookies=str(cookies) if cookies else None, proxy=proxy, url_template=url_template, retry_status=tuple(retry_status or ()),
     )
-    summary = D.run(m, opts, Shard.parse(shard), limit)
+    summary = _run_stage(stage, manifest, opts, shard, limit)
     done = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items())) or "nothing to do"
     echo(f"{done}; {summary.skipped} skipped (final in an earlier run); table {summary.table}")
     if summary.retryable:
@@ -115,38 +124,35 @@ def crop(
     manifest: Annotated[Path, typer.Option("--manifest", "-m", help="vhq manifest CSV (the one given to `vhq download`).")],
     videos: Annotated[Path, typer.Option("--videos", help="The `vhq download --out` folder (with download_status.csv).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for clips/ and crop_status.csv.")],
-    size: Annotated[int, typer.Option(help="Output side in pixels (lanczos resize).")] = 512,
-    format: Annotated[str, typer.Option("--format", help="mp4 (H.264) or png (a folder of 0000000.png… per clip, the FOMM/LIA training layout).")] = "mp4",
-    crf: Annotated[int, typer.Option(help="libx264 CRF (17-18 keeps 512px faces visually lossless).")] = 17,
-    preset: Annotated[str, typer.Option(help="libx264 preset.")] = "medium",
-    gop: Annotated[int, typer.Option(help="Keyframe interval in frames (short so training can seek).")] = 25,
-    enlarge: Annotated[float, typer.Option(help="Square side = ENLARGE x the manifest box's longer side (shrunk to fit the frame when needed).")] = 1.1,
-    min_crop: Annotated[int, typer.Option(help="Drop clips whose crop square is smaller than this many source pixels.")] = 400,
-    min_inside: Annotated[float, typer.Option(help="Drop clips with less than this fraction of the box inside the frame.")] = 0.9,
-    face_check: Annotated[bool, typer.Option("--face-check/--no-face-check", help="Verify the face with MTCNN on sampled frames.")] = True,
-    face_threshold: Annotated[float, typer.Option(help="Minimum median IoU between the detected face and the scaled box.")] = 0.15,
-    face_samples: Annotated[int, typer.Option(help="Frames sampled for the face check.")] = 5,
-    cut_threshold: Annotated[float, typer.Option(help="AdaptiveDetector adaptive_threshold for shot cuts.")] = 3.0,
-    cut_min_content: Annotated[float, typer.Option(help="AdaptiveDetector min_content_val for shot cuts.")] = 15.0,
-    min_frames: Annotated[int, typer.Option(help="After a cut, keep the longest shot only if it has at least this many frames.")] = 64,
-    workers: Annotated[int, typer.Option(help="Clips processed at once (threads; ffmpeg and decoding release the GIL).")] = 1,
+    size: Annotated[int, typer.Option(help="Output side in pixels (lanczos resize).")] = CropOptions.size,
+    format: Annotated[str, typer.Option("--format", help="mp4 (H.264) or png (a folder of 0000000.png… per clip, the FOMM/LIA training layout).")] = CropOptions.format,
+    crf: Annotated[int, typer.Option(help="libx264 CRF (17-18 keeps 512px faces visually lossless).")] = CropOptions.crf,
+    preset: Annotated[str, typer.Option(help="libx264 preset.")] = CropOptions.preset,
+    gop: Annotated[int, typer.Option(help="Keyframe interval in frames (short so training can seek).")] = CropOptions.gop,
+    enlarge: Annotated[float, typer.Option(help="Square side = ENLARGE x the manifest box's longer side (shrunk to fit the frame when needed).")] = CropOptions.enlarge,
+    min_crop: Annotated[int, typer.Option(help="Drop clips whose crop square is smaller than this many source pixels.")] = CropOptions.min_crop,
+    min_inside: Annotated[float, typer.Option(help="Drop clips with less than this fraction of the box inside the frame.")] = CropOptions.min_inside,
+    face_check: Annotated[bool, typer.Option("--face-check/--no-face-check", help="Verify the face with MTCNN on sampled frames.")] = CropOptions.face_check,
+    face_threshold: Annotated[float, typer.Option(help="Minimum median IoU between the detected face and the scaled box.")] = CropOptions.face_threshold,
+    face_samples: Annotated[int, typer.Option(help="Frames sampled for the face check.")] = CropOptions.face_samples,
+    cut_threshold: Annotated[float, typer.Option(help="AdaptiveDetector adaptive_threshold for shot cuts.")] = CropOptions.cut_threshold,
+    cut_min_content: Annotated[float, typer.Option(help="AdaptiveDetector min_content_val for shot cuts.")] = CropOptions.cut_min_content,
+    min_frames: Annotated[int, typer.Option(help="After a cut, keep the longest shot only if it has at least this many frames.")] = CropOptions.min_frames,
+    workers: Annotated[int, typer.Option(help="Clips processed at once (threads; ffmpeg and decoding release the GIL).")] = CropOptions.workers,
     shard: Annotated[Optional[str], typer.Option(help="Only this shard's videos: K/N (1-based), the same split as `vhq download --shard`.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many clips this run.")] = None,
-    device: Annotated[str, typer.Option(help="Device for the face detector.")] = "cpu",
+    device: Annotated[str, typer.Option(help="Device for the face detector.")] = CropOptions.device,
 ) -> None:
     """Cut, face-check and resize the manifest's clips (resumable; see crop_status.csv)."""
-    from vhq.dataset.crop import stage as crop_run
-    from vhq.dataset import manifest as M
-    from vhq.parallel import Shard
+    from vhq.dataset.crop import stage
 
-    m = M.load(manifest)
-    opts = crop_run.Options(
+    opts = CropOptions(
         out=out, videos=videos, size=size, format=format, crf=crf, preset=preset, gop=gop, enlarge=enlarge, min_crop=min_crop,
         min_inside=min_inside, face_check=face_check, face_threshold=face_threshold, face_samples=face_samples,
         cut_threshold=cut_threshold, cut_min_content=cut_min_content, min_frames=min_frames, workers=workers, device=device,
     )
-    summary = crop_run.run(m, opts, Shard.parse(shard), limit)
-    echo(crop_run.describe(summary))
+    summary = _run_stage(stage, manifest, opts, shard, limit)
+    echo(stage.describe(summary))
     if summary.errors:
         for row in summary.errors[:5]:
             echo(f"  {row['clip_id']}: {row['detail'][:200]}")
@@ -178,6 +184,4 @@ def stats(
 
     s = run_stats(crops, out)
     echo(s.table.rstrip())
-    if "plot" not in s.paths:
-        warn("matplotlib is not installed: no stats.png (pip install matplotlib)")
     echo("wrote " + ", ".join(str(p) for p in s.paths.values()))

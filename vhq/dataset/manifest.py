@@ -26,16 +26,14 @@ import io
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from vhq.io import files
-from vhq.io.cache import cache_root
 from vhq.errors import BadInput, NetworkError
+from vhq.io import files, http
+from vhq.io.cache import cache_root
 
 FOMM_URL = "https://raw.githubusercontent.com/AliaksandrSiarohin/video-preprocessing/master/vox-metadata.csv"
 FOMM_SHA256 = "dfbaf55a6edaaf84add29f93692f8bb7289aff1102631bcdf1b1aaf52f3953f7"
@@ -244,7 +242,7 @@ class ImportReport:
         }
 
 
-def fetch_source(source: str, sha256: str | None, timeout: float = 60.0) -> tuple[Path, str, bool]:
+def fetch_source(source: str, sha256: str | None, timeout: float = http.TIMEOUT) -> tuple[Path, str, bool]:
     """A local copy of ``source`` (path or http(s) URL) with its sha256 and whether it matched ``sha256``.
 
     A URL is downloaded into the cache once; a mismatching hash is an error (the file changed, or a
@@ -254,18 +252,11 @@ def fetch_source(source: str, sha256: str | None, timeout: float = 60.0) -> tupl
         dest = cache_root() / "downloads" / (files.sha256_strings([source])[:16] + "-" + Path(source.split("?")[0]).name)
         if not (dest.is_file() and (sha256 is None or files.sha256_file(dest) == sha256)):
             try:
-                with urllib.request.urlopen(urllib.request.Request(source, headers={"User-Agent": "vhq"}), timeout=timeout) as r:
-                    data = r.read()
-            except urllib.error.HTTPError as e:
-                raise NetworkError(f"{source}: HTTP {e.code} {e.reason}", "download the file yourself and pass its path") from None
-            except (urllib.error.URLError, OSError) as e:
-                reason = getattr(e, "reason", e)
-                raise NetworkError(f"{source}: cannot download ({reason})", "download the file yourself and pass its path") from None
-            got = files.sha256_bytes(data)
-            if sha256 is not None and got != sha256:
-                raise NetworkError(f"{source}: sha256 {got} does not match the expected {sha256}",
-                                   "the file changed upstream or the download was intercepted; pass a local copy (and --sha256 '' to skip the check)")
-            files.write_bytes(dest, data)
+                http.download(source, dest, sha256, timeout)
+            except http.Mismatch as e:
+                raise NetworkError(e.message, f"{e.hint}; pass a local copy (and --sha256 '' to skip the check)") from None
+            except NetworkError as e:
+                raise NetworkError(e.message, "download the file yourself and pass its path") from None
         path = dest
     else:
         path = Path(source).expanduser()

@@ -36,7 +36,8 @@ from vhq.io import files
 SEED = "vhq-cross-v1"
 MIN_DRIVING_FRAMES = 100
 FIELDS = ("pair_id", "source_clip", "driving_clip", "source_person", "driving_person")
-SHIPPED = Path(__file__).resolve().parents[2] / "manifests" / "voxcelebhq_cross_pairs.csv"
+PAIRS_FILE = "manifests/voxcelebhq_cross_pairs.csv"
+SHIPPED = Path(__file__).resolve().parents[2] / PAIRS_FILE
 
 
 def score(source: str, driving: str, seed: str = SEED) -> str:
@@ -60,7 +61,7 @@ def draw_pairs(clips: Sequence[M.Clip], seed: str = SEED, min_driving_frames: in
     return rows
 
 
-def write_pairs(manifest_path: str | Path, out: str | Path, seed: str = SEED) -> tuple[Path, dict]:
+def write_pairs(manifest_path: str | Path, out: str | Path = PAIRS_FILE, seed: str = SEED) -> tuple[Path, dict]:
     m = M.load(manifest_path)
     rows = draw_pairs(m.clips, seed)
     out = files.write_csv(out, rows, FIELDS)
@@ -85,7 +86,7 @@ def read_pairs(path: Path | None = None) -> tuple[Path, list[Pair]]:
     """(pairs file, pairs in file order); the shipped file when ``path`` is None."""
     path = Path(path) if path is not None else SHIPPED
     if not path.is_file():
-        raise BadInput(f"{path}: no such pairs file", "the shipped file is manifests/voxcelebhq_cross_pairs.csv")
+        raise BadInput(f"{path}: no such pairs file", f"the shipped file is {PAIRS_FILE}")
     rows = files.read_csv(path)
     if not rows or not {"pair_id", "source_clip", "driving_clip"} <= set(rows[0]):
         raise BadInput(f"{path}: not a pairs file (needs columns pair_id, source_clip, driving_clip)")

@@ -19,11 +19,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhq.dataset.crop import status as crop_status
-from vhq.io import files
 from vhq.dataset import manifest as M
-from vhq.dataset.crop.stage import RUN_FILE
+from vhq.dataset.crop import status as crop_status
+from vhq.dataset.crop.options import RUN_FILE, read_run
 from vhq.errors import BadInput
+from vhq.io import files
 
 REFERENCES = {
     "FOMM vox-metadata.csv": {"train": 19522, "test": 525},
@@ -46,13 +46,9 @@ class SplitResult:
 def _manifest_path(crops: Path, manifest: Path | None) -> Path:
     if manifest is not None:
         return manifest
-    run = crops / RUN_FILE
-    if run.is_file():
-        import json
-
-        recorded = json.loads(run.read_text()).get("manifest")
-        if recorded and Path(recorded).is_file():
-            return Path(recorded)
+    recorded = read_run(crops).get("manifest")
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
     raise BadInput(f"{crops}: no manifest recorded in {RUN_FILE}", "pass --manifest (the one given to `vhq crop`)")
 
 

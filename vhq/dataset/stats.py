@@ -1,8 +1,7 @@
 """``vhq stats``: what a crop folder holds (clips, identities, hours, resolutions, durations), a plot
 and a dataset card.
 
-Written next to the clips: ``stats.json``, ``stats.md`` (tables), ``stats.png`` (histograms;
-needs matplotlib) and ``DATASET_CARD.md``.
+Written next to the clips: ``stats.json``, ``stats.md`` (tables), ``stats.png`` (histograms) and ``DATASET_CARD.md``.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ from pathlib import Path
 
 from vhq import __version__
 from vhq.dataset.crop import status as crop_status
-from vhq.io import files
-from vhq.dataset.crop.stage import RUN_FILE
+from vhq.dataset.crop.options import read_run
 from vhq.errors import BadInput
+from vhq.io import files
 
 SIDE_BINS = (0, 400, 500, 600, 700, 800, 1000, 1500, 10**9)
 DURATION_BINS = (0.0, 2.56, 5.0, 10.0, 20.0, 41.0, 1e9)
@@ -60,7 +59,7 @@ def collect(crops: Path) -> dict:
         sub = ok if part == "all" else [r for r in ok if r.get("partition") == part]
         parts[part] = {"clips": len(sub), "identities": len({r["person_id"] for r in sub}), "videos": len({r["video_id"] for r in sub}),
                        "frames": sum(int(r["frames"]) for r in sub), "hours": round(sum(seconds(r) for r in sub) / 3600, 3)}
-    run = json.loads((crops / RUN_FILE).read_text()) if (crops / RUN_FILE).is_file() else {}
+    run = read_run(crops)
     return {
         "folder": str(crops), "vhq_version": __version__, "manifest": run.get("manifest", ""),
         "manifest_fingerprint": run.get("manifest_fingerprint", ""), "params": run.get("params", {}),
@@ -101,15 +100,13 @@ def render_table(d: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(d: dict, dest: Path) -> Path | None:
-    """Histograms as a PNG, or None when matplotlib is not installed."""
-    try:
-        import matplotlib
+def plot(d: dict, dest: Path) -> Path:
+    """Histograms as a PNG."""
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, (title, hist) in zip(axes, (
         ("source height (p)", {str(k): v for k, v in d["source_heights"].items()}),
@@ -188,7 +185,5 @@ def stats(crops: Path, out: Path | None = None) -> Stats:
     table = render_table(d)
     paths = {"json": files.write_json(out / "stats.json", d), "table": files.write_text(out / "stats.md", table),
              "card": files.write_text(out / "DATASET_CARD.md", card(d))}
-    png = plot(d, out / "stats.png")
-    if png:
-        paths["plot"] = png
+    paths["plot"] = plot(d, out / "stats.png")
     return Stats(d, table, paths)

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vhq.io import files
+
+# torch is imported where it is used: the weights registry (and so `vhq --help`) imports cache_root.
 
 
 def cache_root() -> Path:
@@ -65,11 +65,15 @@ class ContentCache:
         p = self.path(key)
         if not p.exists():
             return None
+        import torch
+
         try:
             return torch.load(p, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
             return None
 
     def put(self, key: str, value: Any) -> None:
+        import torch
+
         with files.atomic_path(self.path(key)) as tmp:
             torch.save(value, tmp)

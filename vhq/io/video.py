@@ -113,6 +113,30 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         return VideoInfo(p, "video", w, h, int(n), fps, stream.codec_context.name)
 
 
+def measure(path: Path) -> tuple[float, float, int, int, float]:
+    """(time of the first frame, duration, width, height, fps) of a video file, decoding one frame.
+
+    Unlike ``probe`` this finds where the first frame really starts (a cut section's first frame
+    need not be at time 0).
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            first = None
+            for frame in c.decode(s):
+                first = frame.time
+                break
+            if first is None:
+                raise MediaError(f"{path}: no decodable video frame")
+            fps = float(s.average_rate or s.guessed_rate or 0)
+            duration = (float(s.duration * s.time_base) if s.duration else (c.duration or 0) / 1e6)
+            return float(first or 0.0), duration, s.codec_context.width, s.codec_context.height, fps
+    except (av.error.FFmpegError, IndexError) as e:
+        raise MediaError(f"{path}: not a readable video ({e})") from None
+
+
 def _stack(frames: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(frames))
 

@@ -82,12 +82,7 @@ PLAN = DemoPlan(videos=(
 
 def tube_box(v: DemoVideo, start: int, end: int) -> tuple[int, int, int, int]:
     """FOMM-style box: the union of the face over the clip, enlarged by 10 %, in the 1920×1080 frame."""
-    spec = v.spec(REF[1]).with_(width=REF[0], height=REF[1])
-    boxes = [spec.face_box(t) for t in range(start, end)]
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    dx, dy = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
-    return max(0, round(x0 - dx)), max(0, round(y0 - dy)), min(REF[0], round(x1 + dx)), min(REF[1], round(y1 + dy))
+    return synthetic.tube_box(v.spec(REF[1]).with_(width=REF[0], height=REF[1]), start, end, inside=True)
 
 
 def metadata_rows(plan: DemoPlan) -> list[dict]:

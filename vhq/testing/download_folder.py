@@ -28,18 +28,8 @@ class Video:
     section_start: int = 0  # source frame of the file's first frame (a `vhq download` section)
 
 
-def tube_box(spec: synthetic.SyntheticVideo, a: int, b: int, margin: float = 0.1, ref=REF) -> tuple[int, int, int, int]:
-    """FOMM-style box for source frames [a, b) of a video whose file starts at ``spec.first_index``."""
-    boxes = [spec.face_box(t - spec.first_index) for t in range(a, b)]
-    x0, y0 = min(bx[0] for bx in boxes), min(bx[1] for bx in boxes)
-    x1, y1 = max(bx[2] for bx in boxes), max(bx[3] for bx in boxes)
-    dx, dy = margin * (x1 - x0), margin * (y1 - y0)
-    sx, sy = ref[0] / spec.width, ref[1] / spec.height
-    return (round((x0 - dx) * sx), round((y0 - dy) * sy), round((x1 + dx) * sx), round((y1 + dy) * sy))
-
-
 def clip(video: Video, person: str, partition: str, a: int, b: int, box=None) -> Clip:
-    box = box or tube_box(video.spec, a, b)
+    box = box or synthetic.tube_box(video.spec, a, b, ref=REF)
     return Clip(clip_key(person, video.video_id, a, b), video.video_id, person, partition, a, b, FPS, REF[0], REF[1], *box)
 
 

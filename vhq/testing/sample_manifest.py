@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from vhq.dataset.manifest import Clip, Manifest, clip_key, save
-from vhq.testing.synthetic import SyntheticVideo
+from vhq.testing.synthetic import SyntheticVideo, tube_box
 
 
 SAMPLE_VIDEOS = (
@@ -25,11 +25,7 @@ def sample_clips() -> list[Clip]:
     for seed, (vid, person, part, spans) in enumerate(SAMPLE_VIDEOS):
         spec = SyntheticVideo(width=1280, height=720, frames=200, fps=25.0, seed=seed)
         for start, end in spans:
-            boxes = [spec.face_box(t) for t in range(start, end)]
-            x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-            x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
-            dx, dy = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
-            box = [max(0, round(x0 - dx)), max(0, round(y0 - dy)), min(1280, round(x1 + dx)), min(720, round(y1 + dy))]
+            box = tube_box(spec, start, end, inside=True)
             clips.append(Clip(clip_key(person, vid, start, end), vid, person, part, start, end, 25.0, 1280, 720, *box))
     return clips
 

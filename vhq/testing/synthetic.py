@@ -5,7 +5,8 @@ and moved over a plain background with head-like motion (sway, nod, roll, small 
 index is written into the background colour with a Gray-code walk through a 16×16×16 colour cube:
 consecutive frames differ by one step in one channel (so scene-cut detectors see a steady, small
 change), and any crop that keeps some background still tells which source frame it came from
-(``decode_frame_index``). The ground-truth face box of every frame is known (``face_box``).
+(``decode_frame_index``). The ground-truth face box of every frame is known (``face_box``), and so
+is the tube box a FOMM-style manifest row would carry (``tube_box``).
 """
 
 from __future__ import annotations
@@ -140,6 +141,23 @@ class SyntheticVideo:
 
     def with_(self, **kw) -> "SyntheticVideo":
         return replace(self, **kw)
+
+
+def tube_box(spec: SyntheticVideo, a: int, b: int, margin: float = 0.1, ref: tuple[int, int] | None = None,
+             inside: bool = False) -> tuple[int, int, int, int]:
+    """A FOMM-style tube box: the union of the face over source frames [a, b) (the file's first frame
+    is ``spec.first_index``), enlarged by ``margin`` of its size on each side, in the pixels of a
+    ``ref`` (width, height) frame (default: the video's own); ``inside`` clips it to that frame."""
+    boxes = [spec.face_box(t - spec.first_index) for t in range(a, b)]
+    x0, y0 = min(bx[0] for bx in boxes), min(bx[1] for bx in boxes)
+    x1, y1 = max(bx[2] for bx in boxes), max(bx[3] for bx in boxes)
+    dx, dy = margin * (x1 - x0), margin * (y1 - y0)
+    w, h = ref or (spec.width, spec.height)
+    sx, sy = w / spec.width, h / spec.height
+    box = (round((x0 - dx) * sx), round((y0 - dy) * sy), round((x1 + dx) * sx), round((y1 + dy) * sy))
+    if inside:
+        box = (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
+    return box
 
 
 @lru_cache(maxsize=2)

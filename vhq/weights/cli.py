@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -43,7 +44,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="One JSON object 
 @weights_app.command()
 def fetch(
     names: Annotated[list[str], typer.Argument(help="Registry names (see `vhq weights list`).")],
-    timeout: Annotated[float, typer.Option(help="Seconds without data before a download fails.")] = 60.0,
+    timeout: Annotated[float, typer.Option(help="Seconds without data before a download fails.")] = inspect.signature(weights.fetch).parameters["timeout"].default,
 ) -> None:
     """Download networks into the cache, verify them, and resume interrupted downloads."""
     failed = []

@@ -11,9 +11,9 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import torch
-
 from vhq.errors import BadInput
+
+# torch is imported where it is used: the registry (and so `vhq --help`) imports this module.
 
 # The cached form of a TorchScript file: its tensors and the eps its BatchNorm calls use.
 TORCHSCRIPT_EXPORT = "vhq-torchscript-export-1"
@@ -33,6 +33,8 @@ def load_plain(path: Path):
     # torch.load hands TorchScript archives to torch.jit.load even with weights_only=True.
     if is_torchscript_archive(path):
         raise BadInput(f"{path}: is a TorchScript archive, not a state dict", "convert it with: vhq weights import i3d_torchscript FILE")
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
@@ -65,6 +67,8 @@ def torchscript_export(entry, src: Path, dest: Path) -> bool:
         if not isinstance(load_plain(src), dict):
             raise BadInput(f"{src}: neither a TorchScript module nor a state dict")
         return False
+    import torch
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

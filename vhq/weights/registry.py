@@ -3,7 +3,7 @@
 Files live in ``<cache>/weights/<file>`` (``$VHQ_CACHE``, default ``${XDG_CACHE_HOME:-~/.cache}/vhq``)
 with a sidecar ``<file>.json`` recording how the file got there and whether it matched the
 published hash. Downloads go to ``<file>.incomplete`` (resumed with HTTP Range after an
-interruption), are hashed, and are moved into place with ``os.replace`` only when they verify.
+interruption, ``vhq.io.http``), are hashed, and are moved into place with ``os.replace`` only when they verify.
 ``VHQ_OFFLINE=1`` never touches the network. Scores computed with a weight imported with
 ``--no-verify`` are flagged through ``provenance()``.
 """
@@ -15,15 +15,13 @@ import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vhq.io import files
-from vhq.io.cache import cache_root
 from vhq.errors import BadInput, MissingWeights, NetworkError
+from vhq.io import files, http
+from vhq.io.cache import cache_root
 
 # A verification state, from strongest to weakest:
 VERIFIED = "verified"  # matches the published hash (full sha256, sha256 prefix or git blob id)
@@ -248,7 +246,7 @@ def _store(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool =
     return _finish(e, src, dest, source, no_verify)
 
 
-def fetch(name: str, timeout: float = 60.0, progress: Callable[[int, int | None], None] | None = None) -> WeightStatus:
+def fetch(name: str, timeout: float = http.TIMEOUT, progress: http.Progress | None = None) -> WeightStatus:
     """Download ``name`` unless it is cached; resumable; verified before it becomes visible."""
     e = entry(name)
     dest = weights_dir() / e.filename
@@ -264,13 +262,13 @@ def fetch(name: str, timeout: float = 60.0, progress: Callable[[int, int | None]
         st = status(name)
         if st.present:
             return st
-        partial = dest.with_name(dest.name + ".incomplete")
+        partial = http.partial_path(dest)
         errors = []
         for url in urls:
             try:
-                _download(url, partial, timeout, progress)
-            except (urllib.error.URLError, OSError, NetworkError) as err:
-                errors.append(f"{url}: {err}")
+                http.fetch(url, partial, timeout, progress)
+            except NetworkError as err:
+                errors.append(err.message)
                 continue
             try:
                 st = _store(e, partial, dest, url)
@@ -280,34 +278,6 @@ def fetch(name: str, timeout: float = 60.0, progress: Callable[[int, int | None]
             files.remove(partial)  # left behind when a converter wrote the cached file
             return st
         raise NetworkError(f"could not download {e.name!r}: " + "; ".join(errors), f"re-run to resume, or: vhq weights import {e.name} FILE")
-
-
-def _download(url: str, partial: Path, timeout: float, progress) -> None:
-    """Append to ``partial`` from where it stopped (HTTP Range); restart if the server ignores it."""
-    have = partial.stat().st_size if partial.exists() else 0
-    req = urllib.request.Request(url, headers={"User-Agent": "vhq"})
-    if have:
-        req.add_header("Range", f"bytes={have}-")
-    try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
-    except urllib.error.HTTPError as err:
-        if err.code == 416 and have:  # already complete
-            return
-        raise NetworkError(f"HTTP {err.code}") from None
-    with resp:
-        if have and resp.status != 206:
-            have = 0
-        total = resp.headers.get("Content-Length")
-        total = int(total) + have if total else None
-        with open(partial, "ab" if have else "wb") as out:
-            done = have
-            while chunk := resp.read(files.CHUNK):
-                out.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-        if total is not None and done < total:
-            raise NetworkError(f"connection closed after {done} of {total} bytes")
 
 
 def verify(name: str) -> WeightStatus:

@@ -19,12 +19,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from vhq.dataset.crop.geometry import Rejected, Square, Timing, iou
 from vhq.errors import MediaError
 from vhq.dataset.crop.scenes import Segment
+
+if TYPE_CHECKING:  # numpy, torch and cv2 load on first use: `vhq --help` reads this module's defaults
+    import numpy as np
 
 NO_FACE = "no-face"
 THRESHOLD = 0.15
@@ -49,6 +51,7 @@ class Detector:
         self._lock = threading.Lock()
 
     def faces(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        import numpy as np
         import torch
 
         with self._lock:
@@ -100,6 +103,7 @@ def grab(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
 
 def frame_iou(det: Detector, frame: np.ndarray, sq: Square) -> float:
     import cv2
+    import numpy as np
 
     region = frame[sq.y : sq.y + sq.side, sq.x : sq.x + sq.side]
     scale = min(1.0, DETECT_SIZE / sq.side)
@@ -114,6 +118,8 @@ def frame_iou(det: Detector, frame: np.ndarray, sq: Square) -> float:
 
 def check(det: Detector, path: Path, t: Timing, sq: Square, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD) -> FaceScore:
     """Score the face on ``k`` frames of the kept segment; ``Rejected(no-face)`` below ``threshold``."""
+    import numpy as np
+
     outs = sample_frames(seg, k)
     frames = grab(path, [t.file_frame(o) for o in outs])
     ious = tuple(round(frame_iou(det, frames[t.file_frame(o)], sq), 4) for o in outs)

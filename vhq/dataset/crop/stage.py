@@ -18,7 +18,6 @@ killed run resumes to the same outputs (encoding is bit-exact for the same ffmpe
 
 from __future__ import annotations
 
-import datetime as _dt
 import glob
 import json
 import subprocess
@@ -26,79 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vhq import __version__
-from vhq.dataset.crop import status as crop_status
-from vhq.dataset.download import status as download_status
-from vhq.io import files
 from vhq.console import info, progress
-from vhq.dataset.crop.geometry import ENLARGE, MIN_CROP, MIN_INSIDE, Rejected, Source, Square, Timing, crop_square, locate, timing
-from vhq.errors import BadInput, MediaError, VhqError
-from vhq.dataset.crop.faces import Detector, SAMPLES, check
-from vhq.dataset.crop.faces import THRESHOLD as FACE_THRESHOLD
+from vhq.dataset.crop import status as crop_status
+from vhq.dataset.crop.faces import Detector, check
+from vhq.dataset.crop.geometry import Rejected, Source, Square, Timing, crop_square, locate, timing
+from vhq.dataset.crop.options import Options, write_run
+from vhq.dataset.crop.scenes import Segment, find_cuts, keep_segment
+from vhq.dataset.download import status as download_status
 from vhq.dataset.manifest import Clip, Manifest
-from vhq.parallel import Shard, map_unordered
-from vhq.dataset.crop.scenes import MIN_CONTENT, MIN_FRAMES, Segment, THRESHOLD, find_cuts, keep_segment
+from vhq.errors import BadInput, MediaError, VhqError
+from vhq.io import files
 from vhq.io.video import ffmpeg_exe, probe
+from vhq.parallel import Shard, map_unordered
 
-FORMATS = ("mp4", "png")
-RUN_FILE = "crop_run.json"
 CLIPS = "clips"
-
-
-@dataclass(frozen=True)
-class Options:
-    out: Path
-    videos: Path
-    size: int = 512
-    format: str = "mp4"
-    crf: int = 17
-    preset: str = "medium"
-    gop: int = 25
-    enlarge: float = ENLARGE
-    min_crop: int = MIN_CROP
-    min_inside: float = MIN_INSIDE
-    face_check: bool = True
-    face_threshold: float = FACE_THRESHOLD
-    face_samples: int = SAMPLES
-    cut_threshold: float = THRESHOLD
-    cut_min_content: float = MIN_CONTENT
-    min_frames: int = MIN_FRAMES
-    workers: int = 1
-    device: str = "cpu"
-
-    def validate(self) -> None:
-        if self.format not in FORMATS:
-            raise BadInput(f"--format {self.format!r} is not one of {', '.join(FORMATS)}")
-        if self.size < 16 or self.size % 2:
-            raise BadInput(f"--size {self.size} must be an even number >= 16 (H.264 yuv420p needs even sizes)")
-        if not 0 <= self.crf <= 51:
-            raise BadInput(f"--crf {self.crf} is not in 0..51")
-        if self.enlarge < 1.0:
-            raise BadInput(f"--enlarge {self.enlarge} must be >= 1 (the crop must hold the box)")
-        if self.gop < 1 or self.workers < 1 or self.face_samples < 1 or self.min_frames < 1 or self.min_crop < 0:
-            raise BadInput("--gop, --workers, --face-samples and --min-frames must be >= 1, --min-crop >= 0")
-        if not self.videos.is_dir():
-            raise BadInput(f"--videos {self.videos}: not a folder", "pass the --out folder of `vhq download`")
-
-    def params(self) -> dict:
-        """Everything that changes an output, as recorded in every row."""
-        return {
-            "size": self.size, "format": self.format, "codec": "libx264" if self.format == "mp4" else "png",
-            "crf": self.crf if self.format == "mp4" else "", "preset": self.preset if self.format == "mp4" else "",
-            "gop": self.gop if self.format == "mp4" else "", "pix_fmt": "yuv420p" if self.format == "mp4" else "rgb24",
-            "scale_flags": "lanczos", "enlarge": self.enlarge, "min_crop": self.min_crop, "min_inside": self.min_inside,
-            "face_check": int(self.face_check), "face_threshold": self.face_threshold if self.face_check else "",
-            "face_samples": self.face_samples if self.face_check else "", "face_detector": "mtcnn (facenet-pytorch)" if self.face_check else "",
-            "cut_detector": "AdaptiveDetector (scenedetect)", "cut_threshold": self.cut_threshold,
-            "cut_min_content": self.cut_min_content, "min_frames": self.min_frames,
-        }
 
 
 def output_path(out: Path, clip_id: str, fmt: str) -> Path:
     return out / CLIPS / (clip_id + ".mp4" if fmt == "mp4" else clip_id)
-
-
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
 
 
 def params_key(clip: Clip, source: Source | None, opts: Options) -> str:
@@ -209,7 +153,6 @@ def process(clip: Clip, ctx: Context, source: Source | None, key: str) -> dict:
         row.update(status=crop_status.ERROR, reason="media-error", detail=e.message)
     except Exception as e:  # noqa: BLE001 - recorded per clip; the run goes on and exits non-zero
         row.update(status=crop_status.ERROR, reason="unexpected", detail=f"{e.__class__.__name__}: {e}")
-    row["updated"] = now_iso()
     return row
 
 
@@ -248,13 +191,8 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
     downloads = download_status.read(opts.videos)
     if not downloads:
         raise BadInput(f"--videos {opts.videos}: no download_status.csv", "run `vhq download --manifest M --out DIR` first and pass that DIR")
-    files.write_json(opts.out / RUN_FILE, {
-        "manifest": str(Path(manifest.path).resolve()) if manifest.path else "", "manifest_fingerprint": manifest.fingerprint,
-        "videos": str(opts.videos.resolve()), "params": opts.params(), "vhq_version": __version__,
-    })
+    write_run(manifest, opts)
     earlier = crop_status.read(opts.out)
-    table = crop_status.Table(crop_status.table_path(opts.out, shard), {k: v for k, v in earlier.items()
-                                                                        if shard.count == 1 or shard.owns(v.get("video_id", ""))})
     ctx = Context(opts, downloads, Detector(opts.device))
     todo, done_before = [], 0
     for clip in shard.select(manifest.clips, key=lambda c: c.video_id):
@@ -269,18 +207,19 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         todo.append((clip, source, key))
     if limit is not None:
         todo = todo[:limit]
-    info(f"vhq crop: {len(todo)} clip(s) to do, {done_before} done before; {opts.size}px {opts.format}"
-         f"{f' crf {opts.crf}' if opts.format == 'mp4' else ''}; table {table.path}")
     counts: dict[str, int] = {}
     reasons: dict[str, int] = {}
     errors: list[dict] = []
     import torch
 
+    table = crop_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if shard.count == 1 or shard.owns(v.get("video_id", ""))})
+    info(f"vhq crop: {len(todo)} clip(s) to do, {done_before} done before; {opts.size}px {opts.format}"
+         f"{f' crf {opts.crf}' if opts.format == 'mp4' else ''}; table {table.path}")
     threads = torch.get_num_threads()
-    # MTCNN runs on small images: one thread each is fastest, and with several threads per worker
-    # on a busy machine OpenMP spins (measured: 50 ms vs 3 s per detection on 2 cores).
-    torch.set_num_threads(1)
     try:
+        # MTCNN runs on small images: one thread each is fastest, and with several threads per worker
+        # on a busy machine OpenMP spins (measured: 50 ms vs 3 s per detection on 2 cores).
+        torch.set_num_threads(1)
         results = map_unordered(lambda it: process(it[0], ctx, it[1], it[2]), todo, workers=opts.workers)
         for item, row in progress(results, total=len(todo), desc="crop"):
             if isinstance(row, BaseException):  # process() records everything; this is a bug

@@ -23,45 +23,24 @@ re-run restarts (never counts as done), and sections already complete are kept.
 from __future__ import annotations
 
 import copy
-import datetime as _dt
-import math
 import os
 import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhq.dataset.download import status as download_status
-from vhq.io import files
-from vhq.dataset.download.backoff import PauseGate
 from vhq.console import info, progress, warn
-from vhq.errors import BadInput, MediaError
+from vhq.dataset.download import status as download_status
+from vhq.dataset.download.backoff import PauseGate
+from vhq.dataset.download.options import Options
+from vhq.dataset.download.plan import choose_format, plan_sections, section_name
 from vhq.dataset.manifest import Clip, Manifest
+from vhq.errors import BadInput, MediaError
+from vhq.io import files
+from vhq.io.video import ffmpeg_exe, measure
 from vhq.parallel import Shard, map_unordered
 
-YOUTUBE_URL = "https://www.youtube.com/watch?v={video_id}"
 INCOMPLETE = ".incomplete"
-CODEC_RANK = {"avc1": 0, "h264": 0, "vp9": 1, "vp09": 1, "av01": 2}
-
-
-@dataclass
-class Options:
-    out: Path
-    min_height: int = 1080
-    prefer_best: bool = False
-    full: bool = False
-    pad: float = 2.0
-    crf: int = 16
-    workers: int = 1
-    sleep: float = 5.0
-    sleep_requests: float = 0.75
-    backoff: float = 3600.0
-    attempts: int = 3
-    cookies: str | None = None
-    proxy: str | None = None
-    url_template: str = YOUTUBE_URL
-    socket_timeout: float = 30.0
-    retry_status: tuple[str, ...] = ()
 
 
 @dataclass
@@ -90,99 +69,6 @@ def _fps(fps) -> str:
     return f"{float(fps):.3f}".rstrip("0").rstrip(".") if fps else ""
 
 
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-# ----------------------------------------------------------------------------------------------
-# Pure decisions: which format, which time ranges
-
-
-def video_formats(info: dict) -> list[dict]:
-    """Formats that carry video with a known height."""
-    out = []
-    for f in info.get("formats") or [info]:
-        if f.get("vcodec") == "none" or not f.get("height"):
-            continue
-        out.append(f)
-    return out
-
-
-def _codec_rank(f: dict) -> int:
-    codec = (f.get("vcodec") or "").split(".")[0].lower()
-    return CODEC_RANK.get(codec, 3)
-
-
-def choose_format(info: dict, min_height: int, prefer_best: bool = False) -> tuple[dict | None, dict | None]:
-    """(chosen format or None, best video format or None).
-
-    Default: the smallest height >= ``min_height``; among equal heights video-only first, then
-    H.264 (fast to decode, muxes into mp4), then higher fps and bitrate. ``prefer_best``: the
-    largest height first.
-    """
-    fmts = video_formats(info)
-    if not fmts:
-        return None, None
-    best = max(fmts, key=lambda f: (f["height"], f.get("width") or 0, f.get("fps") or 0, f.get("tbr") or 0))
-    ok = [f for f in fmts if f["height"] >= min_height]
-    if not ok:
-        return None, best
-
-    def key(f):
-        video_only = 0 if f.get("acodec") in ("none", None) else 1
-        h = -f["height"] if prefer_best else f["height"]
-        return (h, video_only, _codec_rank(f), -(f.get("fps") or 0), -(f.get("tbr") or 0))
-
-    return min(ok, key=key), best
-
-
-def plan_sections(clips: list[Clip], pad: float, fps: float, duration: float | None) -> list[tuple[float, float]]:
-    """Padded clip spans, merged where they touch, starts snapped to a frame of a ``fps`` source."""
-    spans = sorted((max(0.0, c.start_s - pad), c.end_s + pad) for c in clips)
-    merged: list[list[float]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    out = []
-    for a, b in merged:
-        if duration:
-            b = min(b, duration)
-        a = math.floor(a * fps + 1e-6) / fps
-        if b > a:
-            out.append((round(a, 6), round(b, 6)))
-    return out
-
-
-def section_name(video_id: str, start: float, end: float) -> str:
-    return f"{video_id}.{int(round(start * 1000)):09d}-{int(round(end * 1000)):09d}"
-
-
-# ----------------------------------------------------------------------------------------------
-# Measuring what was downloaded
-
-
-def measure(path: Path) -> tuple[float, float, int, int, float]:
-    """(time of the first frame, duration, width, height, fps) of a downloaded file."""
-    import av
-
-    try:
-        with av.open(str(path)) as c:
-            s = c.streams.video[0]
-            first = None
-            for frame in c.decode(s):
-                first = frame.time
-                break
-            if first is None:
-                raise MediaError(f"{path}: no decodable video frame")
-            fps = float(s.average_rate or s.guessed_rate or 0)
-            duration = (float(s.duration * s.time_base) if s.duration else (c.duration or 0) / 1e6)
-            return float(first or 0.0), duration, s.codec_context.width, s.codec_context.height, fps
-    except (av.error.FFmpegError, IndexError) as e:
-        raise MediaError(f"{path}: not a readable video ({e})") from None
-
-
 # ----------------------------------------------------------------------------------------------
 # yt-dlp
 
@@ -207,8 +93,6 @@ class _Log:
 
 
 def ydl_options(opts: Options, log: _Log) -> dict:
-    from vhq.io.video import ffmpeg_exe
-
     p = {
         "quiet": True,
         "no_warnings": True,
@@ -250,8 +134,6 @@ def _use_our_ffmpeg() -> None:
     option, and otherwise looks for ``ffmpeg`` on PATH.
     """
     from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
-
-    from vhq.io.video import ffmpeg_exe
 
     FFmpegPostProcessor._ffmpeg_location.set(ffmpeg_exe())
 
@@ -308,7 +190,7 @@ class Downloader:
         return self.opts.url_template.format(video_id=video_id, id=video_id)
 
     def _row(self, vid: str, status: str, reason: str = "", **kw) -> dict:
-        return {"video_id": vid, "status": status, "reason": reason, "yt_dlp_version": yt_dlp_version(), "updated": now_iso(), **kw}
+        return {"video_id": vid, "status": status, "reason": reason, "yt_dlp_version": yt_dlp_version(), **kw}
 
     def run(self, video_id: str, clips: list[Clip]) -> Result:
         """One video, with retries while the pool pauses for rate limits."""
@@ -446,17 +328,16 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
     earlier = download_status.read(opts.out)
     todo, skipped = select(manifest, earlier, shard, limit, opts.retry_status, opts.out)
     owned = set(shard.select(manifest.by_video(), key=str)) if shard.count > 1 else None
-    table = download_status.StatusTable(download_status.status_path(opts.out, shard),
-                                {k: v for k, v in earlier.items() if owned is None or k in owned})
     by_video = manifest.by_video()
     gate = PauseGate(opts.backoff)
     stop = threading.Event()
     dl = Downloader(opts, gate, stop)
-    info(f"download: {len(todo)} videos to do, {skipped} already final; yt-dlp {yt_dlp_version()}; "
-         f"min height {opts.min_height}; {'whole videos' if opts.full else f'sections padded by {opts.pad:g}s'}; "
-         f"status table {table.path}")
     counts: dict[str, int] = {}
+    table = download_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if owned is None or k in owned})
     try:
+        info(f"download: {len(todo)} videos to do, {skipped} already final; yt-dlp {yt_dlp_version()}; "
+             f"min height {opts.min_height}; {'whole videos' if opts.full else f'sections padded by {opts.pad:g}s'}; "
+             f"status table {table.path}")
         results = map_unordered(lambda vid: dl.run(vid, by_video[vid]), todo, workers=opts.workers)
         for vid, res in progress(results, total=len(todo), desc="download"):
             if isinstance(res, BaseException):
@@ -471,8 +352,7 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         stop.set()
         raise
     finally:
-        if table.rows:
-            table.flush()
+        table.close()
         try:
             (opts.out / INCOMPLETE).rmdir()  # only when empty: partial downloads stay for the next run
         except OSError:

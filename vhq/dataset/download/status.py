@@ -7,7 +7,7 @@ is at ``t - START`` in that file.
 
 A run over a shard (``--shard K/N``) writes ``download_status.K-of-N.csv`` so machines sharing a
 folder never overwrite each other's table; ``read`` merges every table in the folder, newest row
-per video winning.
+per video winning (``vhq.io.tables``).
 
 What a failed download means: yt-dlp's messages → a status, final or retryable.
 
@@ -20,16 +20,15 @@ with "Sign in to confirm").
 
 from __future__ import annotations
 
-import csv
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhq.io import files
 from vhq.errors import BadInput
+from vhq.io import tables
 
-STATUS_FILE = "download_status.csv"
+NAME = "download_status"
+STATUS_FILE = NAME + ".csv"
 FIELDS = ("video_id", "status", "reason", "height", "width", "fps", "format", "file", "sections", "yt_dlp_version", "updated")
 
 
@@ -41,13 +40,6 @@ class Section:
 
     def contains(self, t0: float, t1: float) -> bool:
         return self.start <= t0 + 1e-6 and t1 <= self.end + 1e-6
-
-
-def status_path(out_dir: str | os.PathLike, shard=None) -> Path:
-    out = Path(out_dir)
-    if shard is not None and shard.count > 1:
-        return out / f"download_status.{shard.index}-of-{shard.count}.csv"
-    return out / STATUS_FILE
 
 
 def format_sections(sections: list[tuple[float, float]]) -> str:
@@ -69,40 +61,12 @@ def sections(row: dict, out_dir: str | os.PathLike) -> list[Section]:
 
 def read(out_dir: str | os.PathLike) -> dict[str, dict]:
     """Every status table in ``out_dir`` merged: video id → newest row."""
-    out = Path(out_dir)
-    merged: dict[str, dict] = {}
-    tables = sorted(out.glob("download_status*.csv")) if out.is_dir() else []
-    for table in tables:
-        try:
-            rows = files.read_csv(table)
-        except (OSError, UnicodeDecodeError, csv.Error) as e:
-            raise BadInput(f"{table}: unreadable status table ({e})", "delete it to start over") from None
-        for row in rows:
-            vid = row.get("video_id")
-            if not vid:
-                continue
-            old = merged.get(vid)
-            if old is None or (row.get("updated") or "") >= (old.get("updated") or ""):
-                merged[vid] = row
-    return merged
+    return tables.read(out_dir, NAME, "video_id", FIELDS)
 
 
-class StatusTable:
-    """The table this run writes: rows from earlier runs plus this run's, rewritten atomically after
-    every video (a killed run loses at most the videos in flight)."""
-
-    def __init__(self, path: Path, rows: dict[str, dict]):
-        self.path = path
-        self.rows = dict(rows)
-        self._lock = threading.Lock()
-
-    def put(self, row: dict) -> None:
-        with self._lock:
-            self.rows[row["video_id"]] = {k: row.get(k, "") for k in FIELDS}
-            self.flush()
-
-    def flush(self) -> None:
-        files.write_csv(self.path, (self.rows[k] for k in sorted(self.rows)), FIELDS)
+def open_table(out_dir: str | os.PathLike, shard, rows: dict[str, dict]) -> tables.Table:
+    """The table this run writes, rewritten after every video (a killed run loses at most the videos in flight)."""
+    return tables.Table(tables.table_path(out_dir, NAME, shard), "video_id", FIELDS, rows)
 
 
 # ---------------------------------------------------------------- statuses
@@ -196,15 +160,6 @@ ERROR_TABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
         "ssl",
     )),
 )
-
-HINTS = {
-    "rate-limited": "YouTube limits guests to roughly 300 videos an hour; re-run later, raise --sleep, or pass --cookies",
-    "bot-check": "this IP is flagged; re-run later, or pass --cookies from a logged-in browser or a --proxy",
-    "forbidden": "often a missing PO token or a blocked IP; update yt-dlp, or pass --cookies / --proxy",
-    "js-runtime": "yt-dlp needs its JavaScript solver: pip install 'yt-dlp[default]' deno",
-    "age-restricted": "cookies of an age-verified account may help: --cookies FILE --retry-status age-restricted",
-    "members-only": "only channel members can see it",
-}
 
 
 def classify(message: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -152,7 +153,7 @@ def dataset(tmp_path_factory):
         "section": D.clip(b, "p2", "train", 60, 130),
         "trim": D.clip(c, "p3", "test", 40, 140),  # cut at 100: keeps 40..100
         "cut": D.clip(c, "p3", "test", 80, 120),  # cut at 100: 20 + 20 frames < 30
-        "noface": D.clip(n, "p4", "test", 10, 90, box=D.tube_box(a.spec, 10, 90)),
+        "noface": D.clip(n, "p4", "test", 10, 90, box=synthetic.tube_box(a.spec, 10, 90, ref=D.REF)),
         "offface": D.clip(a, "p5", "train", 10, 60, box=(40, 40, 300, 300)),  # a box where there is no face
         "small": D.clip(a, "p1", "train", 20, 70, box=(600, 300, 680, 380)),  # 40 px at 640x360
         "outside": D.clip(a, "p1", "train", 21, 71, box=(1000, 100, 1500, 500)),
@@ -201,6 +202,13 @@ def test_crop_outputs_reasons_and_frame_accuracy(dataset, cli):
         assert float(row["face_iou"]) >= 0.15 and row["crf"] == "17" and row["gop"] == "25" and row["scale_flags"] == "lanczos"
     assert "ok 4" in stdout and "not-downloaded 1" in stdout
 
+    # a table as earlier versions wrote it (stamps with a "+00:00" offset) resumes the same way
+    rows = files.read_csv(out / "crop_status.csv")
+    old = [{**r, "updated": dt.datetime.fromisoformat(r["updated"]).isoformat(timespec="microseconds")} for r in rows]
+    files.write_csv(out / "crop_status.csv", old, crop_status.FIELDS)
+    st = _status(out)
+    assert st[clips["plain"].clip_id]["updated"].endswith("+00:00")
+
     # a re-run does nothing; changing a parameter redoes the clips it affects
     code, stdout, err = cli("crop", "-m", root / "m.csv", "--videos", root / "dl", "-o", out, *COMMON)
     assert code == 0 and "1 clip(s) to do, 9 done before" in err  # only the clip without a download is looked at again
@@ -211,7 +219,7 @@ def test_crop_outputs_reasons_and_frame_accuracy(dataset, cli):
 def test_png_frames_and_resampled_source(tmp_path, cli):
     v30 = D.Video("vid30", D.spec(frames=120, fps=30.0, seed=5))  # 4 s at 30 fps, manifest at 25 fps
     D.write_downloads(tmp_path / "dl", [v30])
-    clip = D.clip(v30, "p1", "train", 13, 73, box=D.tube_box(v30.spec, 16, 88))
+    clip = D.clip(v30, "p1", "train", 13, 73, box=synthetic.tube_box(v30.spec, 16, 88, ref=D.REF))
     D.write_manifest(tmp_path / "m.csv", [clip])
     code, _, err = cli("crop", "-m", tmp_path / "m.csv", "--videos", tmp_path / "dl", "-o", tmp_path / "out", *COMMON, "--format", "png")
     assert code == 0, err

@@ -3,10 +3,13 @@ import time
 
 import pytest
 
+from vhq.dataset.download import plan as P
 from vhq.dataset.download import stage as D
 from vhq.dataset.download import status as E
 from vhq.dataset.download.backoff import PauseGate
-from vhq.dataset.manifest import Clip
+from vhq.dataset.manifest import Clip, Manifest
+from vhq.io import files
+from vhq.parallel import Shard
 
 # Messages as yt-dlp prints them (DownloadError text), with the status each must get.
 MESSAGES = [
@@ -112,13 +115,13 @@ def test_choose_format():
         fmt("18", 360, acodec="mp4a"), fmt("137", 1080), fmt("248", 1080, vcodec="vp9"),
         fmt("271", 1440, vcodec="vp9"), fmt("313", 2160, vcodec="vp9"), fmt("22", 1080, acodec="mp4a"),
     ]}
-    chosen, best = D.choose_format(info, 1080)
+    chosen, best = P.choose_format(info, 1080)
     assert chosen["format_id"] == "137" and best["format_id"] == "313"  # smallest >=1080, video-only, H.264
-    assert D.choose_format(info, 1080, prefer_best=True)[0]["format_id"] == "313"
-    assert D.choose_format(info, 1200)[0]["format_id"] == "271"
-    chosen, best = D.choose_format({"formats": [fmt("136", 720), fmt("18", 360, acodec="mp4a")]}, 1080)
+    assert P.choose_format(info, 1080, prefer_best=True)[0]["format_id"] == "313"
+    assert P.choose_format(info, 1200)[0]["format_id"] == "271"
+    chosen, best = P.choose_format({"formats": [fmt("136", 720), fmt("18", 360, acodec="mp4a")]}, 1080)
     assert chosen is None and best["format_id"] == "136"
-    assert D.choose_format({"formats": [fmt("a", None, vcodec="none")]}, 1080) == (None, None)
+    assert P.choose_format({"formats": [fmt("a", None, vcodec="none")]}, 1080) == (None, None)
 
 
 def clip(start, end, vid="v"):
@@ -128,8 +131,23 @@ def clip(start, end, vid="v"):
 def test_plan_sections_pads_merges_snaps_and_clamps():
     clips = [clip(100, 200), clip(150, 260), clip(400, 450), clip(10, 20)]
     # ±1 s: [0 (clamped), 1.8], [3, 11.4] (two overlapping clips), [15, 19]
-    assert D.plan_sections(clips, 1.0, 25.0, None) == [(0.0, 1.8), (3.0, 11.4), (15.0, 19.0)]
+    assert P.plan_sections(clips, 1.0, 25.0, None) == [(0.0, 1.8), (3.0, 11.4), (15.0, 19.0)]
     # starts snap down to a frame of a 30 fps source; ends clamp to the duration
-    out = D.plan_sections([clip(101, 200)], 0.5, 30.0, 7.5)
+    out = P.plan_sections([clip(101, 200)], 0.5, 30.0, 7.5)
     assert out == [(round(106 / 30, 6), 7.5)]  # 4.04 s - 0.5 s = 3.54 s = frame 106.2 at 30 fps
-    assert D.plan_sections([clip(1000, 1100)], 1.0, 25.0, 10.0) == []
+    assert P.plan_sections([clip(1000, 1100)], 1.0, 25.0, 10.0) == []
+
+
+def test_a_table_written_by_an_earlier_version_resumes(tmp_path):
+    # each stamp format earlier versions wrote; a shard table has a newer row for v3
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "v1.000000000-000004000.mp4").write_bytes(b"x")
+    files.write_csv(tmp_path / "download_status.csv", [
+        {"video_id": "v1", "status": "ok", "file": "v1/v1.000000000-000004000.mp4", "sections": "0.000-4.000", "updated": "2026-01-01T00:00:00.000000Z"},
+        {"video_id": "v2", "status": "unavailable", "updated": "2026-01-01T00:00:00"},
+        {"video_id": "v3", "status": "private", "updated": "2026-01-01T00:00:00.000000+00:00"},
+    ], E.FIELDS)
+    files.write_csv(tmp_path / "download_status.1-of-2.csv", [{"video_id": "v3", "status": "rate-limited", "updated": "2026-01-02T00:00:00Z"}], E.FIELDS)
+    manifest = Manifest(None, [clip(0, 50, vid) for vid in ("v1", "v2", "v3", "v4")])
+    todo, skipped = D.select(manifest, E.read(tmp_path), Shard(), None, (), tmp_path)
+    assert todo == ["v3", "v4"] and skipped == 2
