@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lia.defaults import BATCH, MODE, WALK_RANGE, WALK_STEPS
 from lia.generator import Generator, relative_motion
 
 MODES = ("relative", "absolute")
@@ -124,8 +125,8 @@ def animate(
     generator: Generator,
     source,
     driving_batches: Iterable,
-    mode: str = "relative",
-    batch: int = 8,
+    mode: str = MODE,
+    batch: int = BATCH,
 ) -> Iterator[torch.Tensor]:
     """Yield uint8 ``[B, size, size, 3]`` frames of ``source`` animated by the driving frames.
 
@@ -159,7 +160,7 @@ def reference(generator: Generator, source) -> torch.Tensor:
     return images_to_frames(generator.decode(src.z, src.feats, None))[0]
 
 
-def walk_values(limit: float = 3.0, steps: int = 16) -> torch.Tensor:
+def walk_values(limit: float = WALK_RANGE, steps: int = WALK_STEPS) -> torch.Tensor:
     """``steps`` evenly spaced offsets in ``[-limit, limit]``.
 
     (The official ``linear_manipulation.py`` uses ``-3 + 6 j / 16`` for ``j = 0..15``, which stops
@@ -171,7 +172,7 @@ def walk_values(limit: float = 3.0, steps: int = 16) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def walk_direction(generator: Generator, source, index: int, values: Sequence[float] | torch.Tensor, batch: int = 8) -> torch.Tensor:
+def walk_direction(generator: Generator, source, index: int, values: Sequence[float] | torch.Tensor, batch: int = BATCH) -> torch.Tensor:
     """Frames of ``source`` moved along motion direction ``index`` (paper Fig. 10/11).
 
     Frame j decodes ``z + Q (alpha(source) + values[j] e_index)``, as the official

@@ -40,7 +40,6 @@ from lia.generator import Generator
 FORMAT = "vhq-lia"
 VERSION = 1
 RESERVED_KEYS = ("format", "version", "config", "gen", "dis")
-OFFICIAL_EXTRA_KEYS = ("g_optim", "d_optim", "args")
 ALLOWED_GLOBALS = [argparse.Namespace]
 
 
@@ -196,8 +195,3 @@ def save_checkpoint(
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
     return Path(path)
-
-
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
-    """The generator of any supported checkpoint, on ``device``, in eval mode."""
-    return load_checkpoint(path).generator().to(device)

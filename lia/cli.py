@@ -6,22 +6,21 @@ turns them into a one-line error and exit code 1.
 
 from __future__ import annotations
 
-import collections
-import math
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import torch
 import typer
 
-from vhq import console, distributed
-from vhq.io import files, video
-from vhq.errors import BadInput, MissingWeights
+from vhq import console
+from vhq.errors import BadInput
 
-from lia.animate import animate, frames_to_input, images_to_frames, rebatch, reference, side_by_side, walk_direction, walk_values
-from lia.checkpoint import load_checkpoint, save_checkpoint
-from lia.generator import Generator
+from lia.defaults import BATCH, DEVICE, MODE, WALK_RANGE, WALK_STEPS
+
+if TYPE_CHECKING:
+    from lia.generator import Generator
+
+# torch and the model code are imported inside the commands, so that `vhq --help` does not load torch.
 
 DEFAULT_WEIGHTS = "lia_vox"
 
@@ -48,6 +47,8 @@ CkptOption = Annotated[
         dir_okay=False,
     ),
 ]
+
+
 class CropMode(str, Enum):
     none = "none"
     auto = "auto"
@@ -65,14 +66,16 @@ def resolve_checkpoint(ckpt: Path | None) -> Path:
     """The given checkpoint, or the cached official vox weights."""
     if ckpt is not None:
         return ckpt
-    try:
-        from vhq import weights
-    except ImportError:
-        raise MissingWeights("no --ckpt given and no weights registry in this vhq", hint="pass --ckpt PATH") from None
+    from vhq import weights
+
     return weights.path(DEFAULT_WEIGHTS)
 
 
 def load_model(ckpt: Path | None, device: str, size: int | None = None) -> Generator:
+    from vhq import distributed
+
+    from lia.checkpoint import load_checkpoint
+
     path = resolve_checkpoint(ckpt)
     generator = load_checkpoint(path).generator()
     if size is not None and size != generator.size:
@@ -86,14 +89,23 @@ def animate_command(
     driving: Annotated[Path, typer.Option("--driving", help="driving video or folder of frames", exists=True)],
     out: Annotated[Path, typer.Option("--out", help="output mp4 (H.264), written atomically", dir_okay=False)],
     ckpt: CkptOption = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="relative: motion relative to the first driving frame (official demo); absolute: the driving frames' own motion")] = Mode.relative,
+    mode: Annotated[Mode, typer.Option("--mode", help="relative: motion relative to the first driving frame (official demo); absolute: the driving frames' own motion")] = Mode(MODE),
     size: SizeOption = None,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="driving frames per forward pass")] = 8,
-    device: DeviceOption = "auto",
+    batch: Annotated[int, typer.Option("--batch", min=1, help="driving frames per forward pass")] = BATCH,
+    device: DeviceOption = DEVICE,
     side_by_side_view: Annotated[bool, typer.Option("--side-by-side", help="write source | driving | result panels")] = False,
     crop_mode: Annotated[CropMode, typer.Option("--crop", help="auto: face-crop the source photo and the driving video with the dataset's crop rule (MTCNN); none: use them as they are")] = CropMode.none,
 ) -> None:
     """Animate a source image with the motion of a driving video (the source is encoded once)."""
+    import collections
+    import math
+
+    import torch
+
+    from vhq.io import video
+
+    from lia.animate import animate, frames_to_input, images_to_frames, rebatch, side_by_side
+
     generator = load_model(ckpt, device, size)
     src = video.read_image(source)
     info = video.probe(driving)
@@ -134,12 +146,15 @@ def convert_command(
     discriminator: Annotated[bool, typer.Option("--dis/--no-dis", help="keep the discriminator when the file has one")] = True,
 ) -> None:
     """Convert an official LIA checkpoint to the vhq-lia format (weights_only-loadable, plain config)."""
+    from vhq.io import files
+
+    from lia.checkpoint import load_checkpoint, save_checkpoint
+
     ckpt = load_checkpoint(src)
     generator = ckpt.generator()  # strict load: validates every key and shape
     disc = ckpt.discriminator() if discriminator else None
     provenance = {"file": src.name, "sha256": files.sha256_file(src), "kind": ckpt.kind, "args": ckpt.extra.get("args")}
-    save_checkpoint(out, generator, disc, source=provenance)
-    console.echo(str(out))
+    console.echo(str(save_checkpoint(out, generator, disc, source=provenance)))
 
 
 @lia_app.command("reference")
@@ -147,12 +162,15 @@ def reference_command(
     source: SourceOption,
     out: Annotated[Path, typer.Option("--out", help="output image (PNG)", dir_okay=False)],
     ckpt: CkptOption = None,
-    device: DeviceOption = "auto",
+    device: DeviceOption = DEVICE,
 ) -> None:
     """Render the reference image x_r of a source: its appearance latent decoded with no motion."""
+    from vhq.io import video
+
+    from lia.animate import reference
+
     generator = load_model(ckpt, device)
-    video.write_image(out, reference(generator, video.read_image(source)))
-    console.echo(str(out))
+    console.echo(str(video.write_image(out, reference(generator, video.read_image(source)))))
 
 
 @lia_app.command("directions")
@@ -160,19 +178,25 @@ def directions_command(
     source: SourceOption,
     out: Annotated[Path, typer.Option("--out", help="output folder (replaced atomically)", file_okay=False)],
     ckpt: CkptOption = None,
-    limit: Annotated[float, typer.Option("--range", min=0.0, help="walk each alpha_i from -RANGE to +RANGE around the source's value")] = 3.0,
-    steps: Annotated[int, typer.Option("--steps", min=2, help="frames per walk")] = 16,
+    limit: Annotated[float, typer.Option("--range", min=0.0, help="walk each alpha_i from -RANGE to +RANGE around the source's value")] = WALK_RANGE,
+    steps: Annotated[int, typer.Option("--steps", min=2, help="frames per walk")] = WALK_STEPS,
     index: Annotated[Optional[list[int]], typer.Option("--index", help="direction to walk (repeatable); default: all")] = None,
     grid_columns: Annotated[int, typer.Option("--grid-columns", min=2, help="walk positions shown in grid.png")] = 5,
     fps: Annotated[float, typer.Option("--fps", min=1.0, help="frame rate of the clips")] = 8.0,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="frames per forward pass")] = 8,
-    device: DeviceOption = "auto",
+    batch: Annotated[int, typer.Option("--batch", min=1, help="frames per forward pass")] = BATCH,
+    device: DeviceOption = DEVICE,
 ) -> None:
     """Walk each motion direction: one clip per direction (direction_NN.mp4) and grid.png (a row per direction).
 
     Frame j of direction i decodes z + Q (alpha(source) + v_j e_i), with v_j evenly spaced in
     [-RANGE, RANGE]; the grid's columns are GRID_COLUMNS evenly spaced positions of the walk.
     """
+    import torch
+
+    from vhq.io import files, video
+
+    from lia.animate import walk_direction, walk_values
+
     generator = load_model(ckpt, device)
     indices = list(range(generator.motion_dim)) if not index else index
     bad = [i for i in indices if not 0 <= i < generator.motion_dim]

@@ -1,8 +1,8 @@
 """Training data for LIA: pairs of frames (source, driving) of one clip.
 
 Clips are the output of ``vhq crop`` (``<id>.mp4`` or PNG frame folders), listed by a split CSV
-(``vhq split``'s ``train.csv``: ``clip_id``, ``path`` relative to the CSV, ``frames``), a folder
-holding ``train.csv``, or a folder of clips. Each item decodes only its two frames (a seek to the
+(``vhq split``'s ``train.csv``, read by :func:`vhq.dataset.split.read_split`), a folder holding
+``train.csv``, or a folder of clips. Each item decodes only its two frames (a seek to the
 keyframe before each; ``vhq crop`` writes a 25-frame GOP), in DataLoader workers.
 
 Which clip and frames a sample uses is a pure function of ``(seed, position in the sample
@@ -15,6 +15,7 @@ from the step count alone.
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -25,10 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vhq.io import files, video
+from vhq.dataset.split import read_split
 from vhq.errors import BadInput, VhqError
+from vhq.io import video
 
-SPLIT_FIELDS = ("clip_id", "path")
 AUGMENTS = ("flip", "jitter", "crop")
 CROP_FRACTION = 224 / 256  # the official TaiChi RandomCrop(224) on 256 frames
 JITTER = 0.1  # brightness, contrast, saturation and hue strength (official ColorJitter(0.1, 0.1, 0.1, 0.1))
@@ -59,23 +60,15 @@ def _count_frames(path: Path) -> int:
         raise BadInput(f"{path}: unreadable training clip ({e.message})", hint="re-run `vhq crop` for it or drop it from the split CSV") from None
 
 
-def _from_csv(csv_path: Path) -> list[Clip]:
+def _listed(listing: Path) -> list[Clip]:
+    """The clips of a `vhq split` list; frame counts come from its ``frames`` column, else from the files."""
+    if listing.suffix != ".csv":
+        raise BadInput(f"{listing}: not a split CSV (a `vhq split` list ends in .csv)")
     try:
-        rows = files.read_csv(csv_path)
-    except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
-        raise BadInput(f"{csv_path}: not a readable split CSV ({e})") from None
-    if rows and any(f not in rows[0] for f in SPLIT_FIELDS):
-        raise BadInput(f"{csv_path}: a split CSV needs the columns {', '.join(SPLIT_FIELDS)} (as written by `vhq split`)")
-    clips = []
-    for row in rows:
-        p = Path(row["path"])
-        p = p if p.is_absolute() else csv_path.parent / p
-        if not p.exists():
-            raise BadInput(f"{csv_path}: clip {row['clip_id']} is missing: {p}", hint="re-run `vhq split` after `vhq crop`")
-        listed = (row.get("frames") or "").strip()
-        n = int(listed) if listed.isdigit() else _count_frames(p)
-        clips.append(Clip(row["clip_id"], p, n))
-    return clips
+        _, listed = read_split(listing.parent, listing.stem)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise BadInput(f"{listing}: not a readable split CSV ({e})") from None
+    return [Clip(c.clip_id, c.path, c.frames if c.frames is not None else _count_frames(c.path)) for c in listed]
 
 
 def find_clips(data: str | Path, split: str = "train") -> list[Clip]:
@@ -86,9 +79,9 @@ def find_clips(data: str | Path, split: str = "train") -> list[Clip]:
     """
     p = Path(data)
     if p.is_file():
-        clips = _from_csv(p)
+        clips = _listed(p)
     elif (p / f"{split}.csv").is_file():
-        clips = _from_csv(p / f"{split}.csv")
+        clips = _listed(p / f"{split}.csv")
     elif p.is_dir():
         clips = [Clip(key, path, _count_frames(path)) for key, path in video.list_videos(p).items()]
     else:

@@ -23,6 +23,7 @@ spread over processes and rounds.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -32,16 +33,16 @@ import torch
 import torch.nn.functional as F
 
 from vhq import distributed
-from vhq.io import video
 from vhq.errors import BadInput
+from vhq.io import video
 
-from lia.train import data as D_
-from lia.train import losses
-from lia.checkpoint import load_checkpoint, save_checkpoint
+from lia.checkpoint import load_checkpoint
 from lia.discriminator import Discriminator
 from lia.generator import Generator
+from lia.train import data as D_
+from lia.train import losses, resume
+from lia.train.options import TrainOptions
 from lia.train.rundir import RunLog, memory_gb, status_line
-from lia.train.resume import checkpoint_name, gather_rng_states, load_training_state, prune_checkpoints, set_rng_state
 
 Scorer = Callable[[torch.nn.Module], dict[str, float]]
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -186,166 +187,92 @@ def _sample_grid(G, pairs: torch.Tensor, phases: Phases) -> torch.Tensor:
 
 
 def training_loop(
+    opts: TrainOptions,
     *,
     run_dir: str | Path | Callable[[], Path] | None,  # run folder, or a function making it once inputs check out (rank 0 only)
-    data: str | Path,                    # `vhq split --out` folder, a split CSV or a folder of clips
-    sample_data: str | Path | None = None,  # clips for sample grids (default: test.csv beside the data, else data)
-    size: int = 256,                     # training resolution (frames are resized to it, bilinear)
-    style_dim: int = 512,                # appearance latent size (official 512)
-    motion_dim: int = 20,                # motion directions (official 20)
-    batch: int = 64,                     # images per optimiser step, over all processes (official 64)
-    batch_gpu: int | None = None,        # images per process per accumulation round (default batch / processes)
-    iters: int | None = None,            # training length in optimiser steps (overrides kimg)
-    kimg: float = 51200.0,               # training length in thousands of images (official 800k steps × 64)
-    lr: float = 0.002,                   # base learning rate before the lazy-regularisation scaling
-    g_reg_every: int = 4,                # G's lazy-regularisation interval (only rescales lr/betas, as officially)
-    d_reg_every: int = 16,               # D's lazy-regularisation interval (R1 interval; rescales lr/betas)
-    perceptual: str = "vgg19",           # "vgg19" (recipe) or "none" (smoke runs: no VGG weights needed)
-    r1_gamma: float = 0.0,               # R1 weight γ (0 = off, as in the paper)
-    ema_kimg: float = 0.0,               # EMA generator half-life in thousands of images (0 = off)
-    amp: str = "none",                   # autocast: "bf16", "fp16" (with gradient scaling) or "none"
-    dtype: str = "float32",              # parameter dtype ("float64" for exactness tests)
-    augment: tuple[str, ...] = (),       # any of "crop", "flip", "jitter" (vox: none; taichi: all three)
-    workers: int = 4,                    # DataLoader worker processes per rank (0 = decode in the main process)
-    seed: int = 0,                       # base seed (model init, data order; rank r's RNGs get seed·W + r)
-    kimg_per_tick: float = 4.0,          # status line, stats and sample grid every this many kimg
-    snap_ticks: int = 16,                # checkpoint every this many ticks (and at the end)
-    keep: int = 5,                       # checkpoints kept in the run folder (0 = all)
-    eval_every: int = 0,                 # run the scorer every this many ticks (0 = never)
-    sample_count: int = 4,               # rows of the sample grid
-    resume: str | Path | None = None,    # training checkpoint to continue from (exact resume)
-    init_from: str | Path | None = None,  # official or vhq-lia weights to start from (fresh optimisers)
-    device: str | None = None,           # "cpu", "cuda", "cuda:1" (default: this rank's GPU, else CPU)
     scorer: Scorer | None = None,        # called as scorer(G) on every rank; returns {metric: value}
-    options: dict[str, Any] | None = None,  # resolved options recorded in checkpoints (plain dict)
+    recorded: dict[str, Any] | None = None,  # options written to the run folder and checkpoints (plain dict; default: opts)
 ) -> dict[str, Any]:
     """Train LIA; returns a summary (final step, images seen, last stats, last checkpoint path).
 
     Call on every rank (after ``vhq.distributed.init()``); only rank 0 writes into ``run_dir``.
     """
     rank, world = distributed.rank(), distributed.world_size()
-    dev = distributed.resolve_device(device)
-    if dtype not in DTYPES:
-        raise BadInput(f"dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+    dev = distributed.resolve_device(opts.device)
+    size, batch, perceptual, amp = opts.size, opts.batch, opts.perceptual, opts.amp
+    if opts.dtype not in DTYPES:
+        raise BadInput(f"dtype {opts.dtype!r}: choose from {', '.join(DTYPES)}")
     if amp not in ("none", *AMP_DTYPES):
         raise BadInput(f"--amp {amp!r}: choose from bf16, fp16, none")
-    if amp != "none" and dtype != "float32":
+    if amp != "none" and opts.dtype != "float32":
         raise BadInput("--amp needs float32 parameters")
     if perceptual not in ("vgg19", "none"):
         raise BadInput(f"--perceptual {perceptual!r}: choose from vgg19, none")
     if perceptual == "vgg19" and size < losses.MIN_PERCEPTUAL_SIZE:
         raise BadInput(f"--size {size}: the VGG pyramid loss needs --size >= {losses.MIN_PERCEPTUAL_SIZE} (or --perceptual none)")
-    bgpu = batch_gpu or batch // world
+    bgpu = opts.batch_gpu or batch // world
     if batch % world or bgpu < 1 or batch % (world * bgpu):
         raise BadInput(f"--batch {batch} must be a multiple of the {world} processes × --batch-gpu {bgpu}")
     rounds = batch // (world * bgpu)
-    total_steps = int(iters) if iters is not None else math.ceil(kimg * 1000 / batch)
-    fdtype = DTYPES[dtype]
-    options = dict(options or {})
+    total_steps = int(opts.iters) if opts.iters is not None else math.ceil(opts.kimg * 1000 / batch)
+    fdtype = DTYPES[opts.dtype]
+    recorded = dict(recorded) if recorded is not None else dataclasses.asdict(opts)
 
     # Data first: a bad dataset fails before any model is built.
-    clips = D_.find_clips(data)
-    sample_clips = D_.find_clips(sample_data) if sample_data else clips
-    dataset = D_.FramePairs(clips, size, augment)
+    clips = D_.find_clips(opts.data)
+    sample_clips = D_.find_clips(opts.sample_data) if opts.sample_data else clips
+    dataset = D_.FramePairs(clips, size, opts.augment)
     fingerprint = D_.clips_fingerprint(clips)
     perceptual_loss = losses.VGGPerceptualLoss(losses.vgg19_from_registry()).to(dev, fdtype) if perceptual == "vgg19" else None
 
     # Models: identical initialisation on every rank, then per-rank seeds.
-    torch.manual_seed(seed)
-    G = Generator(size, style_dim, motion_dim)
+    torch.manual_seed(opts.seed)
+    G = Generator(size, opts.style_dim, opts.motion_dim)
     Dnet = Discriminator(size)
-    if init_from is not None:
-        ck = load_checkpoint(init_from)
-        if int(ck.config["size"]) != size or int(ck.config["style_dim"]) != style_dim or int(ck.config["motion_dim"]) != motion_dim:
-            raise BadInput(f"--init-from {init_from}: its generator config {ck.config} does not match size={size}, style_dim={style_dim}, motion_dim={motion_dim}")
+    if opts.init_from is not None:
+        ck = load_checkpoint(opts.init_from)
+        if {k: int(ck.config[k]) for k in G.config} != G.config:
+            raise BadInput(f"--init-from {opts.init_from}: its generator config {ck.config} does not match " + ", ".join(f"{k}={v}" for k, v in G.config.items()))
         G.load_state_dict(ck.gen, strict=True)
         if ck.dis is not None:
             Dnet.load_state_dict(ck.dis, strict=True)
     G, Dnet = G.to(dev, fdtype).train(), Dnet.to(dev, fdtype).train()
-    g_lr, g_betas = adam_settings(lr, g_reg_every)
-    d_lr, d_betas = adam_settings(lr, d_reg_every)
+    g_lr, g_betas = adam_settings(opts.lr, opts.g_reg_every)
+    d_lr, d_betas = adam_settings(opts.lr, opts.d_reg_every)
     g_opt = torch.optim.Adam(G.parameters(), lr=g_lr, betas=g_betas, eps=1e-8)
     d_opt = torch.optim.Adam(Dnet.parameters(), lr=d_lr, betas=d_betas, eps=1e-8)
-    ema = copy.deepcopy(G).eval().requires_grad_(False) if ema_kimg > 0 else None
-    ema_beta = 0.5 ** (batch / (ema_kimg * 1000)) if ema_kimg > 0 else 0.0
+    ema = copy.deepcopy(G).eval().requires_grad_(False) if opts.ema_kimg > 0 else None
+    ema_beta = 0.5 ** (batch / (opts.ema_kimg * 1000)) if opts.ema_kimg > 0 else 0.0
     phases = Phases(G, Dnet, g_opt, d_opt, perceptual_loss, dtype=fdtype, amp=amp, device=dev, world=world,
-                    r1_gamma=r1_gamma, d_reg_every=d_reg_every, ema=ema, ema_beta=ema_beta)
+                    r1_gamma=opts.r1_gamma, d_reg_every=opts.d_reg_every, ema=ema, ema_beta=ema_beta)
 
-    start_step = 0
-    rng_restored = False
-    if resume is not None:
-        state = load_training_state(Path(resume))
-        cfg = state["config"]
-        if int(cfg["size"]) != size or int(cfg["style_dim"]) != style_dim or int(cfg["motion_dim"]) != motion_dim:
-            raise BadInput(f"--resume {resume}: it was trained with {cfg}, not size={size}, style_dim={style_dim}, motion_dim={motion_dim}")
-        G.load_state_dict(state["gen"])
-        Dnet.load_state_dict(state["dis"])
-        g_opt.load_state_dict(state["g_optim"])
-        d_opt.load_state_dict(state["d_optim"])
-        if ema is not None:
-            ema.load_state_dict(state["gen_ema"] if state.get("gen_ema") is not None else state["gen"])
-        for name, scaler in (("scaler_g", phases.scaler_g), ("scaler_d", phases.scaler_d)):
-            if state.get(name) and scaler.is_enabled():
-                scaler.load_state_dict(state[name])
-        start_step = int(state["step"])
-        rngs = state.get("rng") or []
-        if len(rngs) == world:
-            set_rng_state(rngs[rank], dev)
-            rng_restored = True
-        old = state.get("options") or {}
-        notes = [f"{k} {old.get(k)!r} -> {options.get(k)!r}" for k in ("batch", "batch_gpu", "seed", "perceptual", "augment") if k in old and k in options and old.get(k) != options.get(k)]
-        if state.get("data_fingerprint") not in (None, fingerprint):
-            notes.append("the clip list changed")
-        if len(rngs) != world:
-            notes.append(f"{len(rngs)} -> {world} processes (RNG states reseeded)")
-        resume_notes = notes
-    else:
-        resume_notes = []
+    resumed = resume.restore(opts.resume, phases, options=recorded, fingerprint=fingerprint) if opts.resume is not None else None
+    start_step = resumed.step if resumed else 0
     if distributed.is_distributed():
         for t in [*G.state_dict().values(), *Dnet.state_dict().values()]:
             torch.distributed.broadcast(t, src=0)
-    if not rng_restored:
-        torch.manual_seed(seed * world + rank)
-        import random
+    if resumed is None or not resumed.rng_restored:
+        resume.seed_rngs(opts.seed)
 
-        import numpy as np
-
-        np.random.seed((seed * world + rank) % 2**32)
-        random.seed(seed * world + rank)
-
-    sampler = D_.PairSampler([c.frames for c in clips], batch, seed, rank=rank, world=world, rounds=rounds, start_step=start_step)
-    loader = D_.make_loader(dataset, sampler, workers, pin_memory=dev.type == "cuda")
+    sampler = D_.PairSampler([c.frames for c in clips], batch, opts.seed, rank=rank, world=world, rounds=rounds, start_step=start_step)
+    loader = D_.make_loader(dataset, sampler, opts.workers, pin_memory=dev.type == "cuda")
     sample_set = D_.FramePairs(sample_clips, size)
 
     run_path = None
     if run_dir is not None and rank == 0:
         run_path = Path(run_dir() if callable(run_dir) else run_dir)
         run_path.mkdir(parents=True, exist_ok=True)
-        options["run_dir"] = str(run_path)
-    sample_pairs = torch.stack([sample_set.load(k) for k in D_.fixed_pairs(sample_clips, sample_count)]) if run_path is not None else None
+        recorded["run_dir"] = str(run_path)
+    sample_pairs = torch.stack([sample_set.load(k) for k in D_.fixed_pairs(sample_clips, opts.sample_count)]) if run_path is not None else None
     log = RunLog(run_path, total_steps, start_step)
-    log.write_options(options)
+    log.write_options(recorded)
     log.line(f"train-lia: {len(clips)} clips ({fingerprint}), size {size}, batch {batch} = {world} process(es) x {rounds} round(s) x {bgpu}, "
              f"{total_steps} steps ({total_steps * batch / 1000:g} kimg), perceptual {perceptual}, amp {amp}, device {dev}")
-    if resume is not None:
-        log.line(f"resumed from {resume} at step {start_step}" + (f" ({'; '.join(resume_notes)})" if resume_notes else ""))
+    if resumed is not None:
+        log.line(resumed.line())
 
     def save(step: int) -> Path | None:
-        rngs = gather_rng_states(dev)
-        path = None
-        if run_path is not None:
-            extra = {
-                "g_optim": g_opt.state_dict(), "d_optim": d_opt.state_dict(),
-                "step": step, "images": step * batch, "rng": rngs,
-                "options": options, "perceptual": perceptual, "data_fingerprint": fingerprint,
-                "gen_ema": {k: v.detach().cpu() for k, v in ema.state_dict().items()} if ema is not None else None,
-                "scaler_g": phases.scaler_g.state_dict() if phases.scaler_g.is_enabled() else None,
-                "scaler_d": phases.scaler_d.state_dict() if phases.scaler_d.is_enabled() else None,
-            }
-            path = save_checkpoint(run_path / checkpoint_name(step), G, Dnet, **extra)
-            prune_checkpoints(run_path, keep)
-        distributed.barrier()
-        return path
+        return resume.save(run_path, phases, step=step, batch=batch, keep=opts.keep, options=recorded, perceptual=perceptual, fingerprint=fingerprint)
 
     step = start_step
     tick = 0
@@ -361,7 +288,7 @@ def training_loop(
             phases.step(rounds_data, step)
             step += 1
             log.advance(step, f"kimg {step * batch / 1000:.1f}")
-            tick_done = (step - tick_start_step) * batch >= kimg_per_tick * 1000 or step == total_steps
+            tick_done = (step - tick_start_step) * batch >= opts.kimg_per_tick * 1000 or step == total_steps
             if not tick_done:
                 continue
             tick += 1
@@ -371,7 +298,7 @@ def training_loop(
             if run_path is not None:
                 video.write_image(run_path / f"samples-{step:07d}.png", _sample_grid(ema if ema is not None else G, sample_pairs, phases))
             scores = {}
-            if scorer is not None and eval_every > 0 and tick % eval_every == 0:
+            if scorer is not None and opts.eval_every > 0 and tick % opts.eval_every == 0:
                 scores = {f"Metrics/{k}": v for k, v in scorer(ema if ema is not None else G).items()}
             fields = {
                 "tick": tick, "step": step, "kimg": round(step * batch / 1000, 3),
@@ -387,7 +314,7 @@ def training_loop(
             log.stats(record, step)
             last_stats = record
             maint_start = time.time()
-            if tick % snap_ticks == 0 or step == total_steps:
+            if tick % opts.snap_ticks == 0 or step == total_steps:
                 last_ckpt = save(step)
             maintenance = time.time() - maint_start
             tick_start_step, tick_start_time = step, time.time()

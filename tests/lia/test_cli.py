@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -121,3 +124,11 @@ def test_directions_writes_one_clip_per_direction_and_a_grid(run, workdir):
                  "--index", "20", "--device", "cpu")
     assert isinstance(result.exception, BadInput) and "--index 20" in result.exception.message
     assert not (workdir / "bad").exists()
+
+
+def test_the_lia_commands_import_without_torch():
+    """`vhq --help` lists these commands; loading torch for that would take seconds."""
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys, lia.cli, lia.train.cli; print(sorted(m for m in ('torch', 'lia.generator', 'lia.train.loop') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -135,6 +135,7 @@ class ListedClip:
     clip_id: str
     path: Path
     person_id: str
+    frames: int | None = None  # the list's frame count, when it has one
 
 
 def split_list(data: Path, split: str) -> Path:
@@ -158,11 +159,13 @@ def read_split(data: Path, split: str) -> tuple[Path, list[ListedClip]]:
     for r in rows:
         p = (listing.parent / r["path"]).resolve()
         if not p.exists():
-            absent.append(r["clip_id"])
-        clips.append(ListedClip(r["clip_id"], p, r.get("person_id", "")))
+            absent.append((r["clip_id"], p))
+        frames = (r.get("frames") or "").strip()
+        clips.append(ListedClip(r["clip_id"], p, r.get("person_id", ""), int(frames) if frames.isdigit() else None))
     if absent:
         more = f" … and {len(absent) - 5} more" if len(absent) > 5 else ""
-        raise BadInput(f"{listing}: {len(absent)} listed clip file(s) are missing: {', '.join(absent[:5])}{more}", "re-run `vhq crop` and `vhq split`")
+        ids = ", ".join(clip_id for clip_id, _ in absent[:5])
+        raise BadInput(f"{listing}: {len(absent)} listed clip file(s) are missing: {ids}{more} (first: {absent[0][1]})", "re-run `vhq crop` and `vhq split`")
     if not clips:
         raise BadInput(f"{listing}: the {split} list is empty")
     ids = [c.clip_id for c in clips]

@@ -91,6 +91,18 @@ def test_split_csv_paths_are_relative_to_the_csv(clips_dir, tmp_path):
         D.find_clips(tmp_path / "bad.csv")
 
 
+def test_split_csv_frame_counts_are_taken_from_the_list(clips_dir, tmp_path):
+    rows = [{"clip_id": "a", "path": str(clips_dir / "clips" / "clip00.mp4"), "frames": "7"}]
+    files.write_csv(tmp_path / "listed.csv", rows, ["clip_id", "path", "frames"])
+    assert [c.frames for c in D.find_clips(tmp_path / "listed.csv")] == [7]  # no clip is opened to count its frames
+    files.write_csv(tmp_path / "listed.txt", rows, ["clip_id", "path", "frames"])
+    with pytest.raises(BadInput, match="listed.txt: not a split CSV"):
+        D.find_clips(tmp_path / "listed.txt")
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00clip_id")
+    with pytest.raises(BadInput, match="binary.csv: not a readable split CSV"):
+        D.find_clips(tmp_path / "binary.csv")
+
+
 def test_empty_and_corrupt_datasets_name_the_problem(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(BadInput, match="no training clips"):
