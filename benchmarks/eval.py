@@ -88,7 +88,8 @@ def baseline(work: Path) -> int:
 
 def ours(work: Path, out: str) -> int:
     from eval import catalog
-    from eval.paired import EvalOptions, evaluate
+    from eval.options import EvalOptions
+    from eval.paired import evaluate
 
     opts = EvalOptions(metrics=catalog.parse_metrics("l1,lpips,akd,aed"), batch_size=16)
     res = evaluate(work / "pred", work / "gt", opts, progress=False)
