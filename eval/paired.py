@@ -128,8 +128,42 @@ class FramesScorer:
         return acc.compute(weighting), int(acc.frame_count), int(acc.video_count), {}
 
 
-class LandmarkScorer:
-    """AKD and face MKR of one landmark backbone (``eval.functional.keypoints``); GT landmarks cached."""
+class PerSideScorer:
+    """Runs a network on each side's frames; the GT side comes from the cache when it can."""
+
+    cache_kind = ""
+
+    def backbone(self) -> tuple[str, dict]:
+        return self.net.backbone_id, self.net.provenance()
+
+    def start(self, pair: pairing.Pair, cache: ContentCache | None) -> None:
+        self.cache = cache
+        self.key = _gt_key(pair, self.opts, self.cache_kind, self.net)
+        self.gt = cache.get(self.key) if cache else None
+        self.pred_parts: list = []
+        self.gt_parts: list = []
+
+    def add(self, p: torch.Tensor, g: torch.Tensor) -> None:
+        self.pred_parts += self.analyse(p)
+        if self.gt is None:
+            self.gt_parts += self.analyse(g)
+
+    def analyse(self, frames: torch.Tensor) -> list:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def gt_result(self, build):
+        """The GT side of this video: from the cache, or ``build(parts)`` and stored."""
+        if self.gt is None:
+            self.gt = build(self.gt_parts)
+            if self.cache:
+                self.cache.put(self.key, self.gt)
+        return self.gt
+
+
+class LandmarkScorer(PerSideScorer):
+    """AKD and face MKR of one landmark backbone (``eval.functional.keypoints``)."""
+
+    cache_kind = "landmarks"
 
     def __init__(self, metric: catalog.Metric, opts: EvalOptions, net):
         self.name, self.opts, self.net = metric.backbone.name, opts, net
@@ -142,30 +176,19 @@ class LandmarkScorer:
     def serves(self, metric: catalog.Metric) -> bool:
         return metric.scorer == "landmarks" and metric.backbone.name == self.name
 
-    def backbone(self) -> tuple[str, dict]:
-        return self.net.backbone_id, self.net.provenance()
-
-    def start(self, pair: pairing.Pair, cache: ContentCache | None) -> None:
-        self.cache = cache
-        self.key = _gt_key(pair, self.opts, "landmarks", self.net)
-        self.gt = cache.get(self.key) if cache else None
-        self.p_lm: list = []
-        self.g_lm: list = []
-
-    def add(self, p: torch.Tensor, g: torch.Tensor) -> None:
-        self.p_lm += self.net.analyse(p)
-        if self.gt is None:
-            self.g_lm += self.net.analyse(g)
+    def analyse(self, frames: torch.Tensor) -> list:
+        return self.net.analyse(frames)
 
     def finish(self, pair: pairing.Pair, row: dict, stats: dict) -> None:
         b = self.name
-        if self.gt is None:
-            kf = kpf.KeypointFrames.from_list(self.g_lm)
-            self.gt = {"points": kf.points, "found": kf.found}
-            if self.cache:
-                self.cache.put(self.key, self.gt)
+
+        def build(parts):
+            kf = kpf.KeypointFrames.from_list(parts)
+            return {"points": kf.points, "found": kf.found}
+
+        gt = self.gt_result(build)
         acc = Keypoints()
-        acc.update(kpf.KeypointFrames.from_list(self.p_lm), kpf.KeypointFrames(self.gt["points"], self.gt["found"]))
+        acc.update(kpf.KeypointFrames.from_list(self.pred_parts), kpf.KeypointFrames(gt["points"], gt["found"]))
         stats[f"landmarks_{b}"] = acc.state_dict()
         row[f"akd_{b}"] = _fmt(acc.akd())
         row[f"akd_{b}_frames"] = int(acc.akd_frames)
@@ -184,9 +207,10 @@ class LandmarkScorer:
         return acc.mkr(weighting), int(acc.gt_face_frames), int(acc.mkr_videos), details
 
 
-class IdentityScorer:
-    """AED: per-frame distance between identity embeddings of both sides; GT embeddings cached."""
+class IdentityScorer(PerSideScorer):
+    """AED: per-frame distance between identity embeddings of both sides."""
 
+    cache_kind = "identity"
     sort_key = (2, "")
 
     def __init__(self, metric: catalog.Metric, opts: EvalOptions, net):
@@ -200,30 +224,14 @@ class IdentityScorer:
     def serves(self, metric: catalog.Metric) -> bool:
         return metric is self.metric
 
-    def backbone(self) -> tuple[str, dict]:
-        return self.net.backbone_id, self.net.provenance()
-
-    def start(self, pair: pairing.Pair, cache: ContentCache | None) -> None:
-        self.cache = cache
-        self.key = _gt_key(pair, self.opts, "identity", self.net)
-        self.gt = cache.get(self.key) if cache else None
-        self.p_emb: list = []
-        self.g_emb: list = []
-
-    def add(self, p: torch.Tensor, g: torch.Tensor) -> None:
-        n = _net_batch(self.opts)
-        self.p_emb += [self.net.embed(x) for x in _micro(p, n)]
-        if self.gt is None:
-            self.g_emb += [self.net.embed(x) for x in _micro(g, n)]
+    def analyse(self, frames: torch.Tensor) -> list:
+        return [self.net.embed(x) for x in _micro(frames, _net_batch(self.opts))]
 
     def finish(self, pair: pairing.Pair, row: dict, stats: dict) -> None:
-        if self.gt is None:
-            self.gt = torch.cat(self.g_emb)
-            if self.cache:
-                self.cache.put(self.key, self.gt)
-        pe = torch.cat(self.p_emb)
-        d = aed_per_frame(pe, self.gt, squared=self.opts.aed_distance == "squared")
-        noface = torch.isnan(pe).any(1) | torch.isnan(self.gt).any(1)
+        gt = self.gt_result(torch.cat)
+        pe = torch.cat(self.pred_parts)
+        d = aed_per_frame(pe, gt, squared=self.opts.aed_distance == "squared")
+        noface = torch.isnan(pe).any(1) | torch.isnan(gt).any(1)
         acc = _mean_stats(d, "identity", pair, allowed_nan=noface if self.mtcnn else None)
         stats["identity"] = acc.state_dict()
         row[self.column] = _fmt(acc.compute("frame"))

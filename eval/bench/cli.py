@@ -24,16 +24,19 @@ bench_app = typer.Typer(
 app = typer.Typer()
 app.add_typer(bench_app, name="bench")
 
-ModelOpt = Annotated[str, typer.Option("--model", help="lia, static (source repeated), gt (ground truth copied), cmd (--command), or a Python entry point module:function.")]
-CkptOpt = Annotated[Optional[Path], typer.Option("--ckpt", help="--model lia: checkpoint (vhq-lia from `vhq train-lia`, official vox.pt, or a generator state_dict).", dir_okay=False)]
-CommandOpt = Annotated[Optional[str], typer.Option("--command", help="--model cmd: run per clip, e.g. 'python my.py --src {source} --drv {driving} -o {out}' ({mode}, {key} also filled in).")]
-DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the `vhq split` lists (<split>.csv, or split/<split>.csv).")]
-SplitOpt = Annotated[str, typer.Option("--split", help="Which list to run on.")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Folder for predictions, per-model runs and the default leaderboard (one folder per protocol).")]
-NameOpt = Annotated[Optional[str], typer.Option("--name", help="Model name on the leaderboard (default: lia-<ckpt stem>, static, gt, cmd, the function's name).")]
+REQUIRED = inspect.Parameter.empty
 
-# The options every protocol takes, after its own in --help: name → (declaration, default).
-RUN_OPTIONS = {
+# The options every protocol takes, around its own in --help: name → (declaration, default).
+BEFORE = {
+    "model": (Annotated[str, typer.Option("--model", help="lia, static (source repeated), gt (ground truth copied), cmd (--command), or a Python entry point module:function.")], REQUIRED),
+    "data": (Annotated[Path, typer.Option("--data", help="Folder with the `vhq split` lists (<split>.csv, or split/<split>.csv).")], REQUIRED),
+    "out": (Annotated[Path, typer.Option("--out", help="Folder for predictions, per-model runs and the default leaderboard (one folder per protocol).")], REQUIRED),
+    "ckpt": (Annotated[Optional[Path], typer.Option("--ckpt", help="--model lia: checkpoint (vhq-lia from `vhq train-lia`, official vox.pt, or a generator state_dict).", dir_okay=False)], None),
+    "command": (Annotated[Optional[str], typer.Option("--command", help="--model cmd: run per clip, e.g. 'python my.py --src {source} --drv {driving} -o {out}' ({mode}, {key} also filled in).")], None),
+    "split": (Annotated[str, typer.Option("--split", help="Which list to run on.")], BenchOptions.split),
+    "name": (Annotated[Optional[str], typer.Option("--name", help="Model name on the leaderboard (default: lia-<ckpt stem>, static, gt, cmd, the function's name).")], BenchOptions.name),
+}
+AFTER = {
     "fmt": (Annotated[str, typer.Option("--format", help="Predictions: mp4 (H.264 lossless RGB, libx264rgb CRF 0) or png (frame folders).")], BenchOptions.fmt),
     "leaderboard": (Annotated[Optional[Path], typer.Option("--leaderboard", help="Leaderboard CSV to merge the rows into (default: OUT/leaderboard.csv).")], BenchOptions.leaderboard),
     "skip_missing_weights": (Annotated[bool, typer.Option("--skip-missing-weights", help="Skip metrics whose weights are not in the cache (listed with the command that gets them) instead of failing.")], BenchOptions.skip_missing_weights),
@@ -46,21 +49,25 @@ RUN_OPTIONS = {
 }
 
 
+def _params(options: dict, kind) -> list[inspect.Parameter]:
+    return [inspect.Parameter(n, kind, annotation=a, default=d) for n, (a, d) in options.items()]
+
+
 def protocol_command(name: str):
     """Register ``vhq bench NAME``: the function declares the protocol's own options and takes
-    ``**run``; the options every protocol takes (``RUN_OPTIONS``) are added to its signature here."""
+    ``**common``; the options every protocol takes (``BEFORE``, ``AFTER``) are added around them here."""
 
     def register(fn):
         sig = inspect.signature(fn, eval_str=True)
         own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        shared = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=a, default=d) for n, (a, d) in RUN_OPTIONS.items()]
+        params = _params(BEFORE, inspect.Parameter.POSITIONAL_OR_KEYWORD) + own + _params(AFTER, inspect.Parameter.KEYWORD_ONLY)
 
         @functools.wraps(fn)
         def command(**kwargs):
             return fn(**kwargs)
 
-        command.__signature__ = sig.replace(parameters=own + shared)
-        command.__annotations__ = {p.name: p.annotation for p in own + shared}
+        command.__signature__ = sig.replace(parameters=params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
         return bench_app.command(name)(command)
 
     return register
@@ -68,55 +75,41 @@ def protocol_command(name: str):
 
 @protocol_command("reconstruct")
 def reconstruct_command(
-    model: ModelOpt,
-    data: DataOpt,
-    out: OutOpt,
-    ckpt: CkptOpt = None,
-    command: CommandOpt = None,
-    split: SplitOpt = BenchOptions.split,
-    name: NameOpt = BenchOptions.name,
     metrics: Annotated[str, typer.Option(help=f"Paired metrics: {catalog.names('paired')}.")] = catalog.default_names("paired"),
     eval_protocol: Annotated[str, typer.Option("--eval-protocol", help="lia (L1/LPIPS video-weighted, rest frame-weighted) or fomm (all frame-weighted).")] = BenchOptions.eval_protocol,
     size: Annotated[Optional[int], typer.Option(help="Score at NxN (default: the clips' size; predictions of another size are resized to it).")] = BenchOptions.size,
-    **run,
+    **common,
 ) -> None:
     """Same-identity reconstruction: frame 0 is the source, every frame drives it (absolute motion); paired metrics."""
     from eval.bench.protocols import reconstruct
 
-    _run(reconstruct, model, ckpt, command, dict(data=data, out=out, split=split, name=name, metrics=metrics, eval_protocol=eval_protocol, size=size), run)
+    _run(reconstruct, dict(metrics=metrics, eval_protocol=eval_protocol, size=size), common)
 
 
 @protocol_command("cross")
 def cross_command(
-    model: ModelOpt,
-    data: DataOpt,
-    out: OutOpt,
-    ckpt: CkptOpt = None,
-    command: CommandOpt = None,
-    split: SplitOpt = BenchOptions.split,
-    name: NameOpt = BenchOptions.name,
     metrics: Annotated[str, typer.Option(help=f"Distribution metrics and csim: {catalog.names('distribution')}.")] = catalog.default_names("distribution"),
     pairs: Annotated[Optional[Path], typer.Option("--pairs", help="Pairs file (default: the shipped manifests/voxcelebhq_cross_pairs.csv).", dir_okay=False)] = BenchOptions.pairs,
     frames: Annotated[int, typer.Option("--frames", help="Driving frames per pair, and frames per real clip (LIA: 100).")] = BenchOptions.frames,
-    **run,
+    **common,
 ) -> None:
     """Cross-identity transfer over the frozen pairs (relative motion); FVD/KVD/video FID/ACD against the real set, csim to the source."""
     from eval.bench.protocols import cross
 
-    _run(cross, model, ckpt, command, dict(data=data, out=out, split=split, name=name, metrics=metrics, pairs=pairs, frames=frames), run)
+    _run(cross, dict(metrics=metrics, pairs=pairs, frames=frames), common)
 
 
-def _run(protocol, model: str, ckpt, command, own: dict, run: dict) -> None:
-    """Build the options, then the model, run the protocol and print what it did."""
+def _run(protocol, own: dict, c: dict) -> None:
+    """Build the options, then the model; run the protocol and print what it did."""
     from vhq import distributed
 
     from eval.bench.models import make_model
 
-    opts = BenchOptions(**own, fmt=run["fmt"], leaderboard=run["leaderboard"], skip_missing_weights=run["skip_missing_weights"],
-                        device=run["device"], batch_size=run["batch_size"], limit=run["limit"], shard=Shard.parse(run["shard"]),
-                        score=not run["no_score"])
-    dev = str(distributed.resolve_device(opts.device))
-    model = make_model(model, ckpt=ckpt, command=command, device=dev, batch=opts.batch_size, command_timeout=run["command_timeout"])
+    opts = BenchOptions(**own, data=c["data"], out=c["out"], split=c["split"], name=c["name"], fmt=c["fmt"], leaderboard=c["leaderboard"],
+                        skip_missing_weights=c["skip_missing_weights"], device=c["device"], batch_size=c["batch_size"], limit=c["limit"],
+                        shard=Shard.parse(c["shard"]), score=not c["no_score"])
+    model = make_model(c["model"], ckpt=c["ckpt"], command=c["command"], device=str(distributed.resolve_device(opts.device)),
+                       batch=opts.batch_size, command_timeout=c["command_timeout"])
     _report(protocol(model, opts))
 
 
