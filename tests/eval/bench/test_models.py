@@ -16,7 +16,7 @@ from vhq.testing.split_folder import make_split
 
 COPY_DRIVING = textwrap.dedent("""
     import sys
-    from vhq import video
+    from vhq.io import video
     source, driving, out, mode = sys.argv[1:5]
     assert mode == "absolute", mode
     assert video.read_image(source).shape == (64, 64, 3)
