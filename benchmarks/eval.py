@@ -24,16 +24,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "eval"))
 
 
 def setup(work: Path, videos: int, frames: int, size: int) -> None:
     import torch
 
-    from conftest import WEIGHT_FILES, make_weight_file
-    from evalhelp import face_frames
-    from vhq.io import video
     from vhq import weights
+    from vhq.io import video
+    from vhq.testing.random_weights import WEIGHT_FILES, make_weight_file
+    from vhq.testing.synthetic import face_frames
 
     wdir = work / "random-weights"
     wdir.mkdir()

@@ -71,7 +71,7 @@ def main() -> None:
         import sys
 
         repo = Path(__file__).resolve().parent.parent
-        sys.path[:0] = [str(repo), str(repo / "tests" / "eval")]  # this checkout, not an installed copy
+        sys.path[:0] = [str(repo)]  # this checkout, not an installed copy
         from vhq.testing.random_weights import write_i3d_checkpoint
 
         from eval.backbones.i3d import load_i3d
