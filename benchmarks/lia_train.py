@@ -17,7 +17,6 @@ import argparse
 import multiprocessing as mp
 import resource
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F

@@ -27,10 +27,10 @@ from pathlib import Path
 def setup(work: Path, videos: int, frames: int, size: int) -> None:
     import torch
 
+    from vhq import weights
+    from vhq.io import video
     from vhq.testing.random_weights import WEIGHT_FILES, make_weight_file
     from vhq.testing.synthetic import face_frames
-    from vhq.io import video
-    from vhq import weights
 
     wdir = work / "random-weights"
     wdir.mkdir()
@@ -43,7 +43,6 @@ def setup(work: Path, videos: int, frames: int, size: int) -> None:
 
 def baseline(work: Path) -> int:
     """One pass per metric, one frame at a time, both sides analysed every time."""
-    import torch
 
     from eval.backbones.facenet import IdentityEmbedder
     from eval.backbones.fan import FanLandmarker
@@ -85,7 +84,8 @@ def baseline(work: Path) -> int:
 
 def ours(work: Path, out: str) -> int:
     from eval import catalog
-    from eval.paired import EvalOptions, evaluate
+    from eval.options import EvalOptions
+    from eval.paired import evaluate
 
     opts = EvalOptions(metrics=catalog.parse_metrics("l1,lpips,akd,aed"), batch_size=16)
     res = evaluate(work / "pred", work / "gt", opts, progress=False)
@@ -135,7 +135,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = dict(os.environ, VHQ_CACHE=str(work / "cache"), VHQ_QUIET="1", OMP_NUM_THREADS=str(a.threads),
-                   BENCH_ARGS=json.dumps([a.videos, a.frames, a.size]), PYTHONPATH=str(ROOT))
+                   BENCH_ARGS=json.dumps([a.videos, a.frames, a.size]))
         res = {}
         for name in ("setup", "baseline", "cold", "warm"):
             out = subprocess.run([sys.executable, __file__, "--phase", name, "--work", str(work), "--threads", str(a.threads)],

@@ -10,6 +10,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from eval import catalog
+from eval.options import DistributionOptions, EvalOptions, RenderOptions
+
+METRICS_HELP = f"Comma-separated. Paired: {catalog.names('paired')}. Distribution (unpaired; --gt is the real set): {catalog.names('distribution')}."
+
 app = typer.Typer()
 leaderboard_app = typer.Typer(help="Leaderboard reports.", no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
@@ -19,29 +24,29 @@ app.add_typer(leaderboard_app, name="leaderboard")
 def eval_command(
     pred: Annotated[Path, typer.Option("--pred", help="Folder of predicted videos (mp4 files or PNG-frame folders).")],
     gt: Annotated[Path, typer.Option("--gt", help="Folder of ground-truth videos, matched to --pred by relative path without extension.")],
-    metrics: Annotated[str, typer.Option(help="Comma-separated. Paired: l1, lpips, akd, mkr, akd_dlib68, mkr_dlib68, aed. Distribution (unpaired; --gt is the real set): fvd_i3d, kvd, fid_r3dx101, acd, csim.")] = "l1,lpips,akd,mkr,aed",
-    protocol: Annotated[str, typer.Option(help="lia (L1/LPIPS video-weighted, rest frame-weighted) or fomm (all frame-weighted).")] = "lia",
-    size: Annotated[Optional[int], typer.Option(help="Resize both sides to NxN (bilinear, antialiased) before scoring; default: the GT's native size.")] = None,
+    metrics: Annotated[str, typer.Option(help=METRICS_HELP)] = catalog.default_names("paired"),
+    protocol: Annotated[str, typer.Option(help="lia (L1/LPIPS video-weighted, rest frame-weighted) or fomm (all frame-weighted).")] = EvalOptions.protocol,
+    size: Annotated[Optional[int], typer.Option(help="Resize both sides to NxN (bilinear, antialiased) before scoring; default: the GT's native size.")] = EvalOptions.size,
     out: Annotated[Path, typer.Option(help="Folder for per_video.csv and summary.csv.")] = Path("eval-out"),
     name: Annotated[Optional[str], typer.Option(help="Model name in summary/leaderboard rows (default: the --pred folder name).")] = None,
     leaderboard: Annotated[Optional[Path], typer.Option(help="Leaderboard CSV to merge this run's rows into (created if absent).")] = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Score only keys present on both sides instead of failing.")] = False,
     truncate: Annotated[bool, typer.Option("--truncate", help="Score the common frame prefix when frame counts differ instead of failing.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Frames decoded per step (and per network call on GPU).")] = 16,
-    aed_crop: Annotated[str, typer.Option(help="AED input: 'frame' (whole frame to 160x160, pose-evaluation-like) or 'mtcnn' (face crop).")] = "frame",
-    aed_distance: Annotated[str, typer.Option(help="AED distance: 'squared' (pose-evaluation) or 'l2'.")] = "squared",
+    batch_size: Annotated[int, typer.Option(help="Frames decoded per step (and per network call on GPU).")] = EvalOptions.batch_size,
+    aed_crop: Annotated[str, typer.Option(help="AED input: 'frame' (whole frame to 160x160, pose-evaluation-like) or 'mtcnn' (face crop).")] = EvalOptions.aed_crop,
+    aed_distance: Annotated[str, typer.Option(help="AED distance: 'squared' (pose-evaluation) or 'l2'.")] = EvalOptions.aed_distance,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: this rank's GPU if any, else cpu).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the GT feature cache.")] = False,
-    fvd_protocol: Annotated[str, typer.Option(help="FVD clip protocol: stylegan-v (default), digan, tats.")] = "stylegan-v",
-    fid_protocol: Annotated[str, typer.Option(help="Video-FID clip protocol: g3an (centre 16 frames).")] = "g3an",
-    first_frames: Annotated[Optional[int], typer.Option(help="Video FID on the first N frames only (LIA's cross-video setting: 100).")] = None,
-    trials: Annotated[Optional[int], typer.Option(help="FVD/KVD trials reported as mean ± std (default: the protocol's; DIGAN 10).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Clip-sampling seed (default: the protocol's); recorded.")] = None,
-    max_videos: Annotated[Optional[int], typer.Option(help="Use at most N videos per set (default: the protocol's, e.g. 2048).")] = None,
-    cov: Annotated[Optional[str], typer.Option(help="Covariance normalisation: biased (1/N) or unbiased (1/(N-1)); default: the protocol's.")] = None,
-    fd_method: Annotated[str, typer.Option(help="Fréchet trace: eigen (symmetric, stable) or sqrtm (scipy, bit parity with StyleGAN-V/G3AN).")] = "eigen",
-    kvd_mode: Annotated[str, typer.Option(help="KVD: full (DIGAN/TATS) or subsets (100 subsets, x1000).")] = "full",
-    acd_pairs: Annotated[str, typer.Option(help="ACD frame pairs: all or consecutive.")] = "all",
+    fvd_protocol: Annotated[str, typer.Option(help="FVD clip protocol: stylegan-v (default), digan, tats.")] = DistributionOptions.fvd_protocol,
+    fid_protocol: Annotated[str, typer.Option(help="Video-FID clip protocol: g3an (centre 16 frames).")] = DistributionOptions.fid_protocol,
+    first_frames: Annotated[Optional[int], typer.Option(help="Video FID on the first N frames only (LIA's cross-video setting: 100).")] = DistributionOptions.first_frames,
+    trials: Annotated[Optional[int], typer.Option(help="FVD/KVD trials reported as mean ± std (default: the protocol's; DIGAN 10).")] = DistributionOptions.trials,
+    seed: Annotated[Optional[int], typer.Option(help="Clip-sampling seed (default: the protocol's); recorded.")] = DistributionOptions.seed,
+    max_videos: Annotated[Optional[int], typer.Option(help="Use at most N videos per set (default: the protocol's, e.g. 2048).")] = DistributionOptions.max_videos,
+    cov: Annotated[Optional[str], typer.Option(help="Covariance normalisation: biased (1/N) or unbiased (1/(N-1)); default: the protocol's.")] = DistributionOptions.cov,
+    fd_method: Annotated[str, typer.Option(help="Fréchet trace: eigen (symmetric, stable) or sqrtm (scipy, bit parity with StyleGAN-V/G3AN).")] = DistributionOptions.fd_method,
+    kvd_mode: Annotated[str, typer.Option(help="KVD: full (DIGAN/TATS) or subsets (100 subsets, x1000).")] = DistributionOptions.kvd_mode,
+    acd_pairs: Annotated[str, typer.Option(help="ACD frame pairs: all or consecutive.")] = DistributionOptions.acd_pairs,
     source: Annotated[Optional[Path], typer.Option(help="csim: folder with the source image of each generated video (<key>.png).")] = None,
 ) -> None:
     """Score predictions: paired metrics against ground truth, distribution metrics against a real set."""
@@ -50,24 +55,18 @@ def eval_command(
     from eval import distribution, report
 
     distributed.init()
-    names = [n.strip().lower().replace("-", "_") for n in metrics.split(",") if n.strip()]
-    dist_names = [n for n in names if n in distribution.DISTRIBUTION_METRICS]
-    paired_names = [n for n in names if n not in distribution.DISTRIBUTION_METRICS]
+    requested = catalog.normalise(metrics)
+    dist_names = [n for n in requested if n in {m.name for m in catalog.of_kind("distribution")}]
+    paired_names = [n for n in requested if n not in dist_names]
     model = name or Path(pred).resolve().name
     rows: list[dict] = []
     if paired_names or not dist_names:
         rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, allow_missing, truncate,
                         batch_size, aed_crop, aed_distance, device, no_cache)
     if dist_names:
-        from eval.report import set_fingerprint, to_summary
-
         embedder = embedder_info = None
-        if {"acd", "csim"} & set(dist_names):
-            from eval.backbones.facenet import IdentityEmbedder
-
-            emb = IdentityEmbedder(crop=aed_crop, device=str(distributed.resolve_device(device)))
-            embedder = lambda frames: emb.embed(frames).numpy()  # noqa: E731
-            embedder_info = {"backbone": emb.backbone_id, **emb.provenance()}
+        if any(catalog.METRICS[n].scorer == "embeddings" for n in dist_names):
+            embedder, embedder_info = distribution.face_embedder(aed_crop, device)
         dist_rows = distribution.evaluate_distribution(
             pred, gt, dist_names, source_dir=source, embedder=embedder, embedder_info=embedder_info,
             fvd_protocol=fvd_protocol, fid_protocol=fid_protocol, first_frames=first_frames, trials=trials, seed=seed,
@@ -75,12 +74,9 @@ def eval_command(
             batch_size=batch_size, device=device, use_cache=not no_cache, record_dir=out,
         )
         if distributed.rank() == 0:
-            dist_summary = report.leaderboard_rows([to_summary(r) for r in dist_rows], model=model,
-                                                   testset=Path(gt).resolve().name, fingerprint=set_fingerprint(gt))
-            for r in dist_summary:
-                std = f" ± {float(r['value_std']):.4g}" if r["value_std"] else ""
-                flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
-                console.echo(f"  {r['metric']:<16} {float(r['value']):>22.6g}{std}  {r['protocol']}, N={r['n_videos']}{flag}")
+            dist_summary = report.leaderboard_rows([report.to_summary(r) for r in dist_rows], model=model,
+                                                   testset=Path(gt).resolve().name, fingerprint=report.set_fingerprint(gt))
+            report.echo_summary(dist_summary, "set")
             rows += dist_summary
     if distributed.rank() != 0:
         return
@@ -94,8 +90,8 @@ def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, trunca
     """Paired metrics: score, write per_video.csv, print the summary lines; return summary rows."""
     from vhq import console, distributed
 
-    from eval import catalog, pairing, report
-    from eval.paired import EvalOptions, evaluate
+    from eval import pairing, report
+    from eval.paired import evaluate
 
     opts = EvalOptions(
         metrics=catalog.parse_metrics(metrics),
@@ -120,9 +116,7 @@ def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, trunca
     per_video = report.write_per_video(out / "per_video.csv", [r.row for r in res.results], res.columns)
     size_txt = f"{opts.size}x{opts.size}" if opts.size else f"native {ps.native_size()}"
     console.echo(f"{model}: {len(res.results)} videos, {ps.frames} frames, protocol {opts.protocol}, size {size_txt}")
-    for r in rows:
-        flag = "" if r["weight_verified"] in ("True", "") else "  (unverified weights)"
-        console.echo(f"  {r['metric']:<16} {r['value'] or 'n/a':>22}  {r['weighting']}-weighted{flag}")
+    report.echo_summary(rows, "paired")
     console.echo(str(per_video))
     return report.with_details(rows, per_video=str(per_video.resolve()))
 
@@ -131,9 +125,9 @@ def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, trunca
 def render_command(
     board: Annotated[Path, typer.Argument(help="Leaderboard CSV (vhq eval / vhq bench).", dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", help="Folder for leaderboard.md, leaderboard.html and plots/.")],
-    resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples over videos for the 95 % intervals.")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (recorded).")] = 0,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write matplotlib plots.")] = True,
+    resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples over videos for the 95 % intervals.")] = RenderOptions.resamples,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (recorded).")] = RenderOptions.seed,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write matplotlib plots.")] = RenderOptions.plots,
 ) -> None:
     """Render a leaderboard CSV: Markdown table, self-contained sortable HTML page, plots with bootstrap intervals."""
     from vhq import console

@@ -17,7 +17,7 @@ clip), and the two sets may differ in size.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -29,11 +29,11 @@ from vhq.io import cache, files, video
 from vhq import console, distributed, weights
 from vhq.errors import BadInput
 
+from eval import catalog
 from eval.functional import frechet, identity_stats, kernel
-from eval.video_protocols import Clip, ClipProtocol, FID_PROTOCOLS, FVD_PROTOCOLS, extract_features, get_protocol, plan_clips, select_videos, write_clip_record
-
-DISTRIBUTION_METRICS = ("fvd_i3d", "kvd", "fid_r3dx101", "acd", "csim")
-HIGHER_IS_BETTER = {"fvd_i3d": False, "kvd": False, "fid_r3dx101": False, "acd": False, "csim": True}
+from eval.metrics import FeatureAccumulator
+from eval.options import DistributionOptions
+from eval.video_protocols import Clip, ClipProtocol, FID_PROTOCOLS, FVD_PROTOCOLS, extract_features, plan_clips, select_videos, write_clip_record
 
 SUMMARY_FIELDS = [
     "metric", "value", "std", "trials", "protocol", "n_pred", "n_real", "clips_pred", "clips_real",
@@ -43,87 +43,8 @@ SUMMARY_FIELDS = [
     "real_stats", "warning", "higher_is_better", "vhq_version",
 ]
 
-BACKBONES = {
-    # name → (weight entry, feature dim)
-    "i3d": ("i3d_pretrained_400", 400),
-    "r3dx101": ("resnext101_kinetics", 2048),
-}
-
-
-def load_backbone(backbone: str, weight: str, device) -> torch.nn.Module:
-    if backbone == "i3d":
-        from eval.backbones.i3d import load_i3d
-
-        return load_i3d(weight, device)
-    from eval.backbones.resnext3d import load_resnext101
-
-    return load_resnext101(weight, device)
-
 
 # ---------------------------------------------------------------- accumulation
-
-
-@dataclass
-class FeatureAccumulator:
-    """Float64 sufficient statistics (reduced with ``sum``) plus, optionally, the features (``cat``)."""
-
-    dim: int
-    keep_features: bool = False
-    total: torch.Tensor = field(init=False)
-    outer: torch.Tensor = field(init=False)
-    count: torch.Tensor = field(init=False)
-    items: list = field(init=False, default_factory=list)  # (clip id, feature row)
-
-    def __post_init__(self):
-        self.total = torch.zeros(self.dim, dtype=torch.float64)
-        self.outer = torch.zeros(self.dim, self.dim, dtype=torch.float64)
-        self.count = torch.zeros((), dtype=torch.float64)
-
-    def update(self, features, ids: Sequence[str] | None = None) -> None:
-        x = torch.as_tensor(np.asarray(features), dtype=torch.float64)
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise BadInput(f"expected features [n, {self.dim}], got {tuple(x.shape)}")
-        self.total += x.sum(0)
-        self.outer += x.T @ x
-        self.count += x.shape[0]
-        if self.keep_features:
-            ids = list(ids) if ids is not None else [str(len(self.items) + i) for i in range(x.shape[0])]
-            self.items += list(zip(ids, x.numpy().astype(np.float32)))
-
-    def reduce(self) -> "FeatureAccumulator":
-        """Sum the statistics over ranks and gather the features (sorted by clip id); in place."""
-        if distributed.is_distributed():
-            for t in (self.total, self.outer, self.count):
-                distributed.all_reduce_sum(t)
-            if self.keep_features:
-                self.items = [it for part in distributed.all_gather_objects(self.items) for it in part]
-        self.items.sort(key=lambda it: it[0])
-        return self
-
-    @property
-    def stats(self) -> frechet.SufficientStats:
-        return frechet.SufficientStats(self.total.numpy().copy(), self.outer.numpy().copy(), int(self.count.item()))
-
-    @property
-    def features(self) -> np.ndarray:
-        if not self.keep_features:
-            raise BadInput("features were not kept for this set")
-        return np.stack([f for _, f in self.items]).astype(np.float64) if self.items else np.zeros((0, self.dim))
-
-    def to_cache(self) -> dict:
-        out = {"total": self.total, "outer": self.outer, "count": self.count}
-        if self.keep_features:
-            out["ids"] = [i for i, _ in self.items]
-            out["features"] = torch.from_numpy(np.stack([f for _, f in self.items])) if self.items else torch.zeros(0, self.dim)
-        return out
-
-    @classmethod
-    def from_cache(cls, d: dict, dim: int, keep_features: bool) -> "FeatureAccumulator":
-        acc = cls(dim, keep_features)
-        acc.total, acc.outer, acc.count = d["total"], d["outer"], d["count"]
-        if keep_features:
-            acc.items = list(zip(d["ids"], d["features"].numpy()))
-        return acc
 
 
 def clip_id(c: Clip) -> str:
@@ -239,42 +160,13 @@ def _source_image(source_dir: Path, key: str, sources: dict[str, Path]) -> torch
     raise BadInput(f"no source image for generated video {key!r} in {source_dir}", f"expected {source_dir / key}.png (or a video/frame folder named {key})")
 
 
+def face_embedder(crop: str, device: str | None) -> tuple[Embedder, dict]:
+    """The facenet identity embedder of ``acd``/``csim`` and its backbone and weight provenance."""
+    emb = catalog.resolve(catalog.FACENET.load)(crop=crop, device=str(distributed.resolve_device(device)))
+    return (lambda frames: emb.embed(frames).numpy()), {"backbone": emb.backbone_id, **emb.provenance()}
+
+
 # ---------------------------------------------------------------- the entry point
-
-
-@dataclass
-class DistributionOptions:
-    fvd_protocol: str = "stylegan-v"
-    fid_protocol: str = "g3an"
-    seed: int | None = None  # None: the protocol's own (DIGAN 42, others 0)
-    trials: int | None = None
-    max_videos: int | None = None
-    first_frames: int | None = None  # LIA's cross-video option for video FID: 100
-    frames: int | None = None
-    stride: int | None = None
-    size: int | None = None  # plumbing tests only; the protocols resize to 224 / 112
-    cov: str | None = None  # "unbiased" | "biased"; None: the protocol's own
-    fd_method: str = "eigen"
-    kvd_mode: str = "full"
-    acd_pairs: str = "all"
-    acd_max_frames: int | None = None
-    i3d_weight: str = "i3d_pretrained_400"
-    r3dx101_weight: str = "resnext101_kinetics"
-    batch_size: int = 8
-    workers: int = 2
-    device: str | None = None
-    use_cache: bool = True
-    record_dir: Path | None = None  # where the sampled clips are written as CSV
-
-    def protocol(self, name: str, for_fid: bool) -> ClipProtocol:
-        overrides = dict(seed=self.seed, trials=self.trials, max_videos=self.max_videos, frames=self.frames, stride=self.stride, size=self.size)
-        if for_fid:
-            overrides["first_frames"] = self.first_frames
-        if self.cov is not None:
-            if self.cov not in ("biased", "unbiased"):
-                raise BadInput(f"unknown covariance normalisation {self.cov!r}", "choose biased (1/N) or unbiased (1/(N-1))")
-            overrides["unbiased"] = self.cov == "unbiased"
-        return get_protocol(name, **overrides)
 
 
 def _videos(root, what: str) -> dict[str, Path]:
@@ -289,9 +181,9 @@ def _videos(root, what: str) -> dict[str, Path]:
     return vids
 
 
-def _base_row(metric: str) -> dict:
+def _base_row(metric: catalog.Metric) -> dict:
     row = dict.fromkeys(SUMMARY_FIELDS, "")
-    row.update(metric=metric, higher_is_better=HIGHER_IS_BETTER[metric], vhq_version=vhq.__version__)
+    row.update(metric=metric.column, higher_is_better=metric.higher_is_better, vhq_version=vhq.__version__)
     return row
 
 
@@ -311,99 +203,103 @@ def _rank_warning(n: int, dim: int, what: str) -> str:
     return msg
 
 
-def _feature_rows(metrics: Sequence[str], backbone: str, pred_videos, real_videos, protocol: ClipProtocol, opts: DistributionOptions) -> list[dict]:
-    dim = BACKBONES[backbone][1]
-    weight = opts.i3d_weight if backbone == "i3d" else opts.r3dx101_weight
+def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, protocol: ClipProtocol, opts: DistributionOptions) -> list[dict]:
+    """Metrics over the clip features of one backbone: the real and generated sets featurised once."""
+    backbone = metrics[0].backbone
+    name, dim, weight = backbone.name, backbone.feature_dim, opts.weight(backbone)
+    load = catalog.resolve(backbone.load)
     prov = weights.provenance(weight)
     weights.path(weight)  # a missing weight fails before any decoding
-    want_kvd = "kvd" in metrics
-    keep = want_kvd or protocol.trials > 1 or bool(protocol.clips_per_trial)
+    keep = any(m.measure == "kernel" for m in metrics) or protocol.trials > 1 or bool(protocol.clips_per_trial)
     real_clips = plan_clips(real_videos, protocol, "real")
     pred_clips = plan_clips(pred_videos, protocol, "fake")
     if opts.record_dir is not None and distributed.rank() == 0:
         rec = Path(opts.record_dir)
-        write_clip_record(rec / f"clips_{backbone}_{protocol.name}_real.csv", real_clips, protocol, "real")
-        write_clip_record(rec / f"clips_{backbone}_{protocol.name}_pred.csv", pred_clips, protocol, "fake")
+        write_clip_record(rec / f"clips_{name}_{protocol.name}_real.csv", real_clips, protocol, "real")
+        write_clip_record(rec / f"clips_{name}_{protocol.name}_pred.csv", pred_clips, protocol, "fake")
     device = distributed.resolve_device(opts.device)
     model = None
     store = cache.ContentCache("real_video_stats")
     chosen = select_videos(real_videos, protocol)
-    key = real_cache_key(chosen, backbone, prov["weight_sha256"], protocol, keep)
+    key = real_cache_key(chosen, name, prov["weight_sha256"], protocol, keep)
     cached = None
     if opts.use_cache:
         # An entry that kept the features also serves a run that needs only the statistics.
-        for k in [key] + ([] if keep else [real_cache_key(chosen, backbone, prov["weight_sha256"], protocol, True)]):
+        for k in [key] + ([] if keep else [real_cache_key(chosen, name, prov["weight_sha256"], protocol, True)]):
             if (cached := store.get(k)) is not None:
                 break
     if cached is not None:
         real = FeatureAccumulator.from_cache(cached, dim, keep)
         real_state = "cached"
     else:
-        model = load_backbone(backbone, weight, device)
-        real = accumulate(model, real_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{backbone} real")
+        model = load(weight, device)
+        real = accumulate(model, real_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{name} real")
         if opts.use_cache and distributed.rank() == 0:
             store.put(key, real.to_cache())
         real_state = "computed"
     if model is None:
-        model = load_backbone(backbone, weight, device)
-    pred = accumulate(model, pred_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{backbone} pred")
+        model = load(weight, device)
+    pred = accumulate(model, pred_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{name} pred")
 
     common = {
-        **_protocol_fields(protocol), **prov, "backbone": backbone, "feature_dim": dim, "real_stats": real_state,
+        **_protocol_fields(protocol), **prov, "backbone": name, "feature_dim": dim, "real_stats": real_state,
         "n_pred": len({c.key for c in pred_clips}), "n_real": len({c.key for c in real_clips}),
     }
     rows = []
-    fd_metric = "fvd_i3d" if backbone == "i3d" else "fid_r3dx101"
-    if fd_metric in metrics:
-        res = fvd_trials(real, pred, protocol, opts.fd_method, protocol.unbiased)
-        warning = _rank_warning(min(res.clips_real, res.clips_pred), dim, fd_metric)
-        row = _base_row(fd_metric)
-        row.update(common, value=res.mean, std=res.std, clips_real=res.clips_real, clips_pred=res.clips_pred,
-                   cov="unbiased" if protocol.unbiased else "biased", fd_method=opts.fd_method, warning=warning)
-        rows.append(row)
-    if want_kvd:
-        res = kvd_trials(real, pred, protocol, opts.kvd_mode)
-        row = _base_row("kvd")
-        row.update(common, value=res.mean, std=res.std, clips_real=res.clips_real, clips_pred=res.clips_pred, kvd_mode=opts.kvd_mode)
+    for m in metrics:
+        row = _base_row(m)
+        if m.measure == "frechet":
+            res = fvd_trials(real, pred, protocol, opts.fd_method, protocol.unbiased)
+            warning = _rank_warning(min(res.clips_real, res.clips_pred), dim, m.column)
+            row.update(common, value=res.mean, std=res.std, clips_real=res.clips_real, clips_pred=res.clips_pred,
+                       cov="unbiased" if protocol.unbiased else "biased", fd_method=opts.fd_method, warning=warning)
+        else:
+            res = kvd_trials(real, pred, protocol, opts.kvd_mode)
+            row.update(common, value=res.mean, std=res.std, clips_real=res.clips_real, clips_pred=res.clips_pred, kvd_mode=opts.kvd_mode)
         rows.append(row)
     return rows
 
 
-def _identity_rows(metrics, pred_videos, source_dir, opts: DistributionOptions, embedder: Embedder | None, embedder_info: dict | None) -> list[dict]:
+def _per_video(keys: list[str], desc: str, value: Callable[[str], float]) -> np.ndarray:
+    """``value(key)`` for this rank's keys, gathered from every rank in key order."""
+    mine = [(k, value(k)) for k in console.progress(keys, desc=desc)]
+    return np.array([v for _, v in sorted(it for part in distributed.all_gather_objects(mine) for it in part)])
+
+
+def _identity_rows(metrics: list[catalog.Metric], pred_videos, source_dir, opts: DistributionOptions, embedder: Embedder | None, embedder_info: dict | None) -> list[dict]:
     if embedder is None:
         raise BadInput("acd/csim need an identity embedder", "pass embedder= (the facenet embedder) or use identity='colour_mean' for non-face data")
     info = embedder_info or {"backbone": "colour_mean"}
     keys = distributed_slice(sorted(pred_videos))
     rows = []
-    if "acd" in metrics:
-        mine = []
-        for k in console.progress(keys, desc="acd embeddings"):
-            e = embed_video(pred_videos[k], embedder, opts.acd_max_frames)
-            if e.shape[0] < 2:
-                raise BadInput(f"{pred_videos[k]}: {e.shape[0]} frame(s); ACD needs at least 2")
-            mine.append((k, identity_stats.content_distance(e, opts.acd_pairs)))
-        per_video = sorted(it for part in distributed.all_gather_objects(mine) for it in part)
-        vals = np.array([v for _, v in per_video])
-        row = _base_row("acd")
-        row.update(info, value=float(vals.mean()), std=float(vals.std()), n_pred=len(vals), acd_pairs=opts.acd_pairs,
-                   frames=opts.acd_max_frames or "all", protocol="mocogan")
-        rows.append(row)
-    if "csim" in metrics:
-        if source_dir is None:
-            raise BadInput("csim needs the source images (--source DIR: <key>.png per generated video)")
-        source_dir = Path(source_dir)
-        sources = video.list_videos(source_dir) if source_dir.is_dir() else {}
-        mine = []
-        for k in console.progress(keys, desc="csim embeddings"):
-            src = np.asarray(embedder(_source_image(source_dir, k, sources)[None]), dtype=np.float64)[0]
-            e = embed_video(pred_videos[k], embedder, opts.acd_max_frames)
-            mine.append((k, float(identity_stats.cosine_similarity(src, e).mean())))
-        per_video = sorted(it for part in distributed.all_gather_objects(mine) for it in part)
-        vals = np.array([v for _, v in per_video])
-        row = _base_row("csim")
-        row.update(info, value=float(vals.mean()), std=float(vals.std()), n_pred=len(vals), frames=opts.acd_max_frames or "all", protocol="cosine")
+    for m in metrics:
+        if m.measure == "acd":
+            vals = _per_video(keys, "acd embeddings", lambda k: _content_distance(pred_videos[k], embedder, opts))
+            fields = dict(acd_pairs=opts.acd_pairs, protocol="mocogan")
+        else:
+            if source_dir is None:
+                raise BadInput("csim needs the source images (--source DIR: <key>.png per generated video)")
+            source_dir = Path(source_dir)
+            sources = video.list_videos(source_dir) if source_dir.is_dir() else {}
+            vals = _per_video(keys, "csim embeddings", lambda k: _source_similarity(k, pred_videos[k], source_dir, sources, embedder, opts))
+            fields = dict(protocol="cosine")
+        row = _base_row(m)
+        row.update(info, value=float(vals.mean()), std=float(vals.std()), n_pred=len(vals), frames=opts.acd_max_frames or "all", **fields)
         rows.append(row)
     return rows
+
+
+def _content_distance(path: Path, embedder: Embedder, opts: DistributionOptions) -> float:
+    e = embed_video(path, embedder, opts.acd_max_frames)
+    if e.shape[0] < 2:
+        raise BadInput(f"{path}: {e.shape[0]} frame(s); ACD needs at least 2")
+    return identity_stats.content_distance(e, opts.acd_pairs)
+
+
+def _source_similarity(key: str, path: Path, source_dir: Path, sources: dict[str, Path], embedder: Embedder, opts: DistributionOptions) -> float:
+    src = np.asarray(embedder(_source_image(source_dir, key, sources)[None]), dtype=np.float64)[0]
+    e = embed_video(path, embedder, opts.acd_max_frames)
+    return float(identity_stats.cosine_similarity(src, e).mean())
 
 
 def evaluate_distribution(
@@ -423,9 +319,10 @@ def evaluate_distribution(
     ``embedder_info`` (its backbone and weight provenance) serve ``acd`` and ``csim``.
     """
     metrics = list(dict.fromkeys(metrics))
-    unknown = [m for m in metrics if m not in DISTRIBUTION_METRICS]
+    choices = {m.name: m for m in catalog.of_kind("distribution")}
+    unknown = [m for m in metrics if m not in choices]
     if unknown:
-        raise BadInput(f"unknown distribution metric(s): {', '.join(unknown)}", f"choose from: {', '.join(DISTRIBUTION_METRICS)}")
+        raise BadInput(f"unknown distribution metric(s): {', '.join(unknown)}", f"choose from: {catalog.names('distribution')}")
     opts = options or DistributionOptions()
     if option_overrides:
         from dataclasses import replace
@@ -442,16 +339,17 @@ def evaluate_distribution(
     if opts.acd_pairs not in identity_stats.ACD_PAIRS:
         raise BadInput(f"unknown ACD pairing {opts.acd_pairs!r}", f"choose one of: {', '.join(identity_stats.ACD_PAIRS)}")
     pred_videos = _videos(pred_dir, "generated")
+    wanted = [m for m in choices.values() if m.name in metrics]
     rows: list[dict] = []
-    i3d_metrics = [m for m in metrics if m in ("fvd_i3d", "kvd")]
-    if i3d_metrics:
-        real_videos = _videos(real_dir, "real")
-        rows += _feature_rows(i3d_metrics, "i3d", pred_videos, real_videos, opts.protocol(opts.fvd_protocol, False), opts)
-    if "fid_r3dx101" in metrics:
-        real_videos = _videos(real_dir, "real")
-        rows += _feature_rows(["fid_r3dx101"], "r3dx101", pred_videos, real_videos, opts.protocol(opts.fid_protocol, True), opts)
-    id_metrics = [m for m in metrics if m in ("acd", "csim")]
-    if id_metrics:
-        rows += _identity_rows(id_metrics, pred_videos, source_dir, opts, embedder, embedder_info)
+    groups: dict[tuple, list[catalog.Metric]] = {}
+    for m in wanted:
+        if m.scorer == "clips":
+            groups.setdefault((m.backbone.name, m.clips), []).append(m)
+    for (_, clips), group in groups.items():
+        protocol = opts.protocol(opts.fid_protocol if clips == "fid" else opts.fvd_protocol, for_fid=clips == "fid")
+        rows += _feature_rows(group, pred_videos, _videos(real_dir, "real"), protocol, opts)
+    embedding_metrics = [m for m in wanted if m.scorer == "embeddings"]
+    if embedding_metrics:
+        rows += _identity_rows(embedding_metrics, pred_videos, source_dir, opts, embedder, embedder_info)
     order = {m: i for i, m in enumerate(metrics)}
     return sorted(rows, key=lambda r: order[r["metric"]])

@@ -31,6 +31,8 @@ from vhq import __version__
 from vhq.io import files
 from vhq.errors import BadInput
 
+from eval import catalog
+from eval.options import RenderOptions
 from eval.report import read_leaderboard
 
 LEVEL = 0.95
@@ -38,7 +40,7 @@ LEVEL = 0.95
 
 # ------------------------------------------------------------------ bootstrap
 
-def bootstrap_interval(values, weights=None, resamples: int = 2000, seed: int = 0, level: float = LEVEL) -> tuple[float, float] | None:
+def bootstrap_interval(values, weights=None, resamples: int = RenderOptions.resamples, seed: int = RenderOptions.seed, level: float = LEVEL) -> tuple[float, float] | None:
     """Percentile bootstrap interval of a weighted mean, resampling items (videos) with replacement.
 
     Items with a zero weight still count as drawn (they carry no frames), as in the metric itself.
@@ -71,19 +73,20 @@ def per_video_weights(metric: str, weighting: str, table: list[dict]) -> tuple[n
     for r in table:
         if r.get(metric, "") == "":
             continue
-        v = float(r[metric])
-        if weighting != "frame":
-            w = 1.0
-        elif f"{metric}_frames" in r and r[f"{metric}_frames"] != "":
-            w = float(r[f"{metric}_frames"])
-        elif metric.startswith("mkr_face_"):
-            b = metric.removeprefix("mkr_face_")
-            w = float(r["frames"]) - float(r.get(f"{b}_gt_noface") or 0)
-        else:
-            w = float(r["frames"])
-        vals.append(v)
-        wts.append(w)
+        vals.append(float(r[metric]))
+        wts.append(_frames_behind(metric, r) if weighting == "frame" else 1.0)
     return np.array(vals), np.array(wts)
+
+
+def _frames_behind(metric: str, r: dict) -> float:
+    """The frames one per-video value averages over: ``<metric>_frames`` when written, the GT frames
+    with a face for MKR, else every frame."""
+    if r.get(f"{metric}_frames", "") != "":
+        return float(r[f"{metric}_frames"])
+    row = catalog.by_column(metric)
+    if row is not None and row.measure == "mkr":
+        return float(r["frames"]) - float(r.get(f"{row.backbone.name}_gt_noface") or 0)
+    return float(r["frames"])
 
 
 # ------------------------------------------------------------------ model of the page
@@ -161,7 +164,7 @@ def _per_video_table(row: dict, board: Path, cache: dict) -> list[dict] | None:
     return cache[p]
 
 
-def build_tables(rows: list[dict], board: Path, resamples: int = 2000, seed: int = 0) -> list[Table]:
+def build_tables(rows: list[dict], board: Path, resamples: int = RenderOptions.resamples, seed: int = RenderOptions.seed) -> list[Table]:
     by_fp: dict[str, list[dict]] = {}
     for r in rows:
         by_fp.setdefault(r.get("testset_fingerprint", ""), []).append(r)
@@ -461,7 +464,8 @@ def _save(fig, path: Path) -> None:
 
 # ------------------------------------------------------------------ entry point
 
-def render(board: str | Path, out: str | Path, resamples: int = 2000, seed: int = 0, plots: bool = True) -> RenderResult:
+def render(board: str | Path, out: str | Path, resamples: int = RenderOptions.resamples, seed: int = RenderOptions.seed,
+           plots: bool = RenderOptions.plots) -> RenderResult:
     board, out = Path(board), Path(out)
     if not board.is_file():
         raise BadInput(f"{board}: no such leaderboard file")

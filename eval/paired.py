@@ -15,7 +15,7 @@ results bit-identical whatever ``batch_size``); on CUDA they see the decode batc
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,45 +28,11 @@ from vhq.errors import BadInput, MediaError, VhqError
 from eval import catalog, pairing
 from eval.functional import keypoints as kpf
 from eval.functional.identity import aed_per_frame
-from eval.functional.l1 import l1_per_frame
-from eval.functional.lpips import lpips_per_frame
 from eval.metrics import FrameMean, Keypoints
+from eval.options import RESIZE_FILTER, EvalOptions
 
-RESIZE_FILTER = "bilinear+antialias (torch interpolate, align_corners=False), rounded to uint8"
 CACHE_NAMESPACE = "eval-gt"
-
-
-@dataclass
-class EvalOptions:
-    metrics: list[catalog.MetricSpec] = field(default_factory=lambda: catalog.parse_metrics(None))
-    protocol: str = catalog.DEFAULT_PROTOCOL
-    size: int | None = None
-    batch_size: int = 16
-    aed_crop: str = "frame"
-    aed_distance: str = "squared"
-    device: str = "cpu"
-    use_cache: bool = True
-
-    def __post_init__(self) -> None:
-        catalog.check_protocol(self.protocol)
-        if self.size is not None and self.size < 16:
-            raise BadInput(f"--size {self.size}: must be at least 16 pixels")
-        if self.batch_size < 1:
-            raise BadInput(f"--batch-size {self.batch_size}: must be >= 1")
-        if self.aed_crop not in catalog.AED_CROPS:
-            raise BadInput(f"--aed-crop {self.aed_crop!r}", f"choose one of: {', '.join(catalog.AED_CROPS)}")
-        if self.aed_distance not in catalog.AED_DISTANCES:
-            raise BadInput(f"--aed-distance {self.aed_distance!r}", f"choose one of: {', '.join(catalog.AED_DISTANCES)}")
-
-    def column(self, spec: catalog.MetricSpec) -> str:
-        return spec.column(self.aed_crop, self.aed_distance)
-
-    def params(self) -> dict:
-        """Protocol parameters recorded with every summary/leaderboard row."""
-        p = {"size": self.size or "native", "resize": RESIZE_FILTER if self.size else "none"}
-        if any(s.family == "identity" for s in self.metrics):
-            p.update(aed_crop=self.aed_crop, aed_distance=self.aed_distance)
-        return p
+NO_WEIGHTS = {"weight": "", "weight_sha256": "", "weight_verified": "", "weight_state": ""}
 
 
 def resize_frames(frames: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -78,73 +44,14 @@ def resize_frames(frames: torch.Tensor, size: int | None) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
-class Backends:
-    """The networks the requested metrics need, loaded once (MissingWeights before any scoring)."""
-
-    def __init__(self, opts: EvalOptions):
-        self.opts = opts
-        self.lpips = None
-        self.landmarks: dict[str, object] = {}
-        self.identity = None
-        for spec in opts.metrics:
-            if spec.backend == "lpips" and self.lpips is None:
-                from eval.backbones.lpips_alex import LpipsAlex
-
-                self.lpips = LpipsAlex.from_registry(opts.device)
-            elif spec.family == "landmarks" and spec.backend not in self.landmarks:
-                if spec.backend == "fan2d":
-                    from eval.backbones.fan import FanLandmarker
-
-                    self.landmarks["fan2d"] = FanLandmarker(opts.device)
-                else:
-                    from eval.backbones.dlib68 import Dlib68Landmarker
-
-                    self.landmarks["dlib68"] = Dlib68Landmarker()
-            elif spec.family == "identity" and self.identity is None:
-                from eval.backbones.facenet import IdentityEmbedder
-
-                self.identity = IdentityEmbedder(opts.aed_crop, opts.device)
-
-    @property
-    def net_batch(self) -> int:
-        return self.opts.batch_size if str(self.opts.device).startswith("cuda") else 1
-
-    def backbone(self, spec: catalog.MetricSpec) -> tuple[str, dict]:
-        """(backbone id, provenance) of a metric."""
-        if spec.family == "l1":
-            return "none", {"weight": "", "weight_sha256": "", "weight_verified": "", "weight_state": ""}
-        if spec.family == "lpips":
-            return self.lpips.backbone_id, self.lpips.provenance()
-        if spec.family == "landmarks":
-            b = self.landmarks[spec.backend]
-            return b.backbone_id, b.provenance()
-        return self.identity.backbone_id, self.identity.provenance()
-
-
-@dataclass
-class VideoResult:
-    key: str
-    frames: int
-    row: dict  # per_video.csv values
-    stats: dict[str, dict[str, float]]  # accumulator states per family/backend
-
-
 def _micro(frames: torch.Tensor, n: int):
     for i in range(0, frames.shape[0], n):
         yield frames[i : i + n]
 
 
-def _aligned_batches(pair: pairing.Pair, batch_size: int):
-    pit = video.iter_frames(pair.pred, batch_size=batch_size, count=pair.frames)
-    git = video.iter_frames(pair.gt, batch_size=batch_size, count=pair.frames)
-    for p, g in zip(pit, git, strict=False):
-        if p.shape[0] != g.shape[0]:
-            raise MediaError(f"{pair.pred}: decoded frame batches do not line up with {pair.gt}")
-        yield p, g
-
-
-def _gt_key(pair: pairing.Pair, opts: EvalOptions, kind: str, backbone_id: str, prov: dict) -> str:
-    return make_key(kind=kind, gt=file_digest(pair.gt), backbone=backbone_id, weights=prov["weight_sha256"], frames=pair.frames, size=opts.size, resize=RESIZE_FILTER)
+def _gt_key(pair: pairing.Pair, opts: EvalOptions, kind: str, net) -> str:
+    return make_key(kind=kind, gt=file_digest(pair.gt), backbone=net.backbone_id, weights=net.provenance()["weight_sha256"],
+                    frames=pair.frames, size=opts.size, resize=RESIZE_FILTER)
 
 
 def _fmt(v: float | None) -> str:
@@ -162,85 +69,239 @@ def _check_finite(values: torch.Tensor, name: str, pair: pairing.Pair, allowed_n
         raise MediaError(f"{pair.pred}: frame {t} gives a non-finite {name} (NaN/inf) against {pair.gt}", "check the frames for corrupt or constant content; nothing was written")
 
 
-def score_video(pair: pairing.Pair, opts: EvalOptions, nets: Backends, cache: ContentCache | None) -> VideoResult:
-    """Every requested metric on one pred/GT pair."""
-    fams = {s.family for s in opts.metrics}
-    lm_backends = sorted({s.backend for s in opts.metrics if s.family == "landmarks"})
-    gt_lm: dict[str, dict | None] = {}
-    lm_keys: dict[str, str] = {}
-    for b in lm_backends:
-        net = nets.landmarks[b]
-        lm_keys[b] = _gt_key(pair, opts, "landmarks", net.backbone_id, net.provenance())
-        gt_lm[b] = cache.get(lm_keys[b]) if cache else None
-    gt_emb = None
-    if "identity" in fams:
-        emb_key = _gt_key(pair, opts, "identity", nets.identity.backbone_id, nets.identity.provenance())
-        gt_emb = cache.get(emb_key) if cache else None
+def _mean_stats(values: torch.Tensor, name: str, pair: pairing.Pair, allowed_nan: torch.Tensor | None = None) -> FrameMean:
+    _check_finite(values, name, pair, allowed_nan)
+    acc = FrameMean()
+    acc.update_values(values)
+    return acc
 
-    l1_v, lp_v, p_emb, g_emb = [], [], [], []
-    p_lm: dict[str, list] = {b: [] for b in lm_backends}
-    g_lm: dict[str, list] = {b: [] for b in lm_backends}
-    done = 0
-    for p, g in _aligned_batches(pair, opts.batch_size):
-        p, g = resize_frames(p, opts.size), resize_frames(g, opts.size)
-        if "l1" in fams:
-            l1_v.append(l1_per_frame(p, g))
-        if "lpips" in fams:
-            lp_v += [lpips_per_frame(a, b, nets.lpips) for a, b in zip(_micro(p, nets.net_batch), _micro(g, nets.net_batch))]
-        for b in lm_backends:
-            p_lm[b] += nets.landmarks[b].analyse(p)
-            if gt_lm[b] is None:
-                g_lm[b] += nets.landmarks[b].analyse(g)
-        if "identity" in fams:
-            p_emb += [nets.identity.embed(x) for x in _micro(p, nets.net_batch)]
-            if gt_emb is None:
-                g_emb += [nets.identity.embed(x) for x in _micro(g, nets.net_batch)]
-        done += p.shape[0]
-    if done != pair.frames:
-        raise MediaError(f"{pair.pred}: decoded {done} frames, expected {pair.frames}")
 
-    row: dict = {"key": pair.key, "frames": pair.frames}
-    stats: dict[str, dict[str, float]] = {}
+def _frame_means(results: list["VideoResult"], key: str) -> FrameMean:
+    acc = FrameMean()
+    for r in results:
+        acc.merge(FrameMean().load_state_dict(r.stats[key]))
+    return acc
 
-    def mean_stats(name: str, values: torch.Tensor, allowed_nan=None) -> float:
-        _check_finite(values, name, pair, allowed_nan)
-        acc = FrameMean()
-        acc.update_values(values)
-        stats[name] = acc.state_dict()
-        return acc.compute("frame")
 
-    if "l1" in fams:
-        row["l1"] = _fmt(mean_stats("l1", torch.cat(l1_v)))
-    if "lpips" in fams:
-        row["lpips_alex"] = _fmt(mean_stats("lpips_alex", torch.cat(lp_v)))
-    for b in lm_backends:
-        if gt_lm[b] is None:
-            kf = kpf.KeypointFrames.from_list(g_lm[b])
-            gt_lm[b] = {"points": kf.points, "found": kf.found}
-            if cache:
-                cache.put(lm_keys[b], gt_lm[b])
-        gk = kpf.KeypointFrames(gt_lm[b]["points"], gt_lm[b]["found"])
-        pk = kpf.KeypointFrames.from_list(p_lm[b])
+# ---------------------------------------------------------------- scorers
+# A scorer computes one or more metrics from one pass over a video's frames: ``start`` (before
+# decoding: GT cache look-ups), ``add`` (each decoded batch), ``finish`` (per-video CSV values and
+# accumulator states), ``summarise`` (one metric over every video's states).
+
+
+class FramesScorer:
+    """A metric whose per-frame values are ``per_frame(pred, gt)`` or ``per_frame(pred, gt, net)``."""
+
+    sort_key = (0, "")
+
+    def __init__(self, metric: catalog.Metric, opts: EvalOptions, net):
+        self.metric, self.opts, self.net = metric, opts, net
+        self.fn = catalog.resolve(metric.per_frame)
+        self.column = opts.column(metric)
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+    def serves(self, metric: catalog.Metric) -> bool:
+        return metric is self.metric
+
+    def backbone(self) -> tuple[str, dict]:
+        return (self.net.backbone_id, self.net.provenance()) if self.net is not None else ("none", NO_WEIGHTS)
+
+    def start(self, pair: pairing.Pair, cache: ContentCache | None) -> None:
+        self.values: list[torch.Tensor] = []
+
+    def add(self, p: torch.Tensor, g: torch.Tensor) -> None:
+        if self.net is None:
+            self.values.append(self.fn(p, g))
+        else:
+            n = _net_batch(self.opts)
+            self.values += [self.fn(a, b, self.net) for a, b in zip(_micro(p, n), _micro(g, n))]
+
+    def finish(self, pair: pairing.Pair, row: dict, stats: dict) -> None:
+        acc = _mean_stats(torch.cat(self.values), self.column, pair)
+        stats[self.column] = acc.state_dict()
+        row[self.column] = _fmt(acc.compute("frame"))
+
+    def summarise(self, metric: catalog.Metric, results: list["VideoResult"], weighting: str) -> tuple[float, int, int, dict]:
+        acc = _frame_means(results, self.column)
+        return acc.compute(weighting), int(acc.frame_count), int(acc.video_count), {}
+
+
+class PerSideScorer:
+    """Runs a network on each side's frames; the GT side comes from the cache when it can."""
+
+    cache_kind = ""
+
+    def backbone(self) -> tuple[str, dict]:
+        return self.net.backbone_id, self.net.provenance()
+
+    def start(self, pair: pairing.Pair, cache: ContentCache | None) -> None:
+        self.cache = cache
+        self.key = _gt_key(pair, self.opts, self.cache_kind, self.net)
+        self.gt = cache.get(self.key) if cache else None
+        self.pred_parts: list = []
+        self.gt_parts: list = []
+
+    def add(self, p: torch.Tensor, g: torch.Tensor) -> None:
+        self.pred_parts += self.analyse(p)
+        if self.gt is None:
+            self.gt_parts += self.analyse(g)
+
+    def analyse(self, frames: torch.Tensor) -> list:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def gt_result(self, build):
+        """The GT side of this video: from the cache, or ``build(parts)`` and stored."""
+        if self.gt is None:
+            self.gt = build(self.gt_parts)
+            if self.cache:
+                self.cache.put(self.key, self.gt)
+        return self.gt
+
+
+class LandmarkScorer(PerSideScorer):
+    """AKD and face MKR of one landmark backbone (``eval.functional.keypoints``)."""
+
+    cache_kind = "landmarks"
+
+    def __init__(self, metric: catalog.Metric, opts: EvalOptions, net):
+        self.name, self.opts, self.net = metric.backbone.name, opts, net
+        self.sort_key = (1, self.name)
+
+    def columns(self) -> list[str]:
+        b = self.name
+        return [f"akd_{b}", f"akd_{b}_frames", f"mkr_face_{b}", f"{b}_gt_noface", f"{b}_pred_noface"]
+
+    def serves(self, metric: catalog.Metric) -> bool:
+        return metric.scorer == "landmarks" and metric.backbone.name == self.name
+
+    def analyse(self, frames: torch.Tensor) -> list:
+        return self.net.analyse(frames)
+
+    def finish(self, pair: pairing.Pair, row: dict, stats: dict) -> None:
+        b = self.name
+
+        def build(parts):
+            kf = kpf.KeypointFrames.from_list(parts)
+            return {"points": kf.points, "found": kf.found}
+
+        gt = self.gt_result(build)
         acc = Keypoints()
-        acc.update(pk, gk)
+        acc.update(kpf.KeypointFrames.from_list(self.pred_parts), kpf.KeypointFrames(gt["points"], gt["found"]))
         stats[f"landmarks_{b}"] = acc.state_dict()
         row[f"akd_{b}"] = _fmt(acc.akd())
         row[f"akd_{b}_frames"] = int(acc.akd_frames)
         row[f"mkr_face_{b}"] = _fmt(acc.mkr())
         row[f"{b}_gt_noface"] = int(acc.gt_missing)
         row[f"{b}_pred_noface"] = int(acc.pred_missing)
-    if "identity" in fams:
-        if gt_emb is None:
-            gt_emb = torch.cat(g_emb)
-            if cache:
-                cache.put(emb_key, gt_emb)
-        pe = torch.cat(p_emb)
-        d = aed_per_frame(pe, gt_emb, squared=opts.aed_distance == "squared")
-        noface = torch.isnan(pe).any(1) | torch.isnan(gt_emb).any(1)
-        col = opts.column(catalog.METRICS["aed"])
-        row[col] = _fmt(mean_stats("identity", d, allowed_nan=noface if opts.aed_crop == "mtcnn" else None))
-        if opts.aed_crop == "mtcnn":
-            row[f"{col}_frames"] = int((~noface).sum())
+
+    def summarise(self, metric: catalog.Metric, results: list["VideoResult"], weighting: str) -> tuple[float, int, int, dict]:
+        acc = Keypoints()
+        for r in results:
+            acc.update_stats(r.stats[f"landmarks_{self.name}"])
+        details = {"gt_noface_frames": int(acc.gt_missing), "pred_noface_frames": int(acc.pred_missing),
+                   "missed_frames": int(acc.missed_frames), "both_face_frames": int(acc.akd_frames)}
+        if metric.measure == "akd":
+            return acc.akd(weighting), int(acc.akd_frames), int(acc.akd_videos), details
+        return acc.mkr(weighting), int(acc.gt_face_frames), int(acc.mkr_videos), details
+
+
+class IdentityScorer(PerSideScorer):
+    """AED: per-frame distance between identity embeddings of both sides."""
+
+    cache_kind = "identity"
+    sort_key = (2, "")
+
+    def __init__(self, metric: catalog.Metric, opts: EvalOptions, net):
+        self.metric, self.opts, self.net = metric, opts, net
+        self.column = opts.column(metric)
+        self.mtcnn = opts.aed_crop == "mtcnn"
+
+    def columns(self) -> list[str]:
+        return [self.column] + ([f"{self.column}_frames"] if self.mtcnn else [])
+
+    def serves(self, metric: catalog.Metric) -> bool:
+        return metric is self.metric
+
+    def analyse(self, frames: torch.Tensor) -> list:
+        return [self.net.embed(x) for x in _micro(frames, _net_batch(self.opts))]
+
+    def finish(self, pair: pairing.Pair, row: dict, stats: dict) -> None:
+        gt = self.gt_result(torch.cat)
+        pe = torch.cat(self.pred_parts)
+        d = aed_per_frame(pe, gt, squared=self.opts.aed_distance == "squared")
+        noface = torch.isnan(pe).any(1) | torch.isnan(gt).any(1)
+        acc = _mean_stats(d, "identity", pair, allowed_nan=noface if self.mtcnn else None)
+        stats["identity"] = acc.state_dict()
+        row[self.column] = _fmt(acc.compute("frame"))
+        if self.mtcnn:
+            row[f"{self.column}_frames"] = int((~noface).sum())
+
+    def summarise(self, metric: catalog.Metric, results: list["VideoResult"], weighting: str) -> tuple[float, int, int, dict]:
+        acc = _frame_means(results, "identity")
+        return acc.compute(weighting), int(acc.frame_count), int(acc.video_count), {}
+
+
+# per_video.csv lists frame metrics, then landmark sets by backbone name, then identity (``sort_key``)
+SCORERS = {"frames": FramesScorer, "landmarks": LandmarkScorer, "identity": IdentityScorer}
+
+
+def _net_batch(opts: EvalOptions) -> int:
+    """Networks see the decode batch on CUDA, one frame at a time on CPU (bit-identical whatever ``batch_size``)."""
+    return opts.batch_size if str(opts.device).startswith("cuda") else 1
+
+
+def make_scorers(opts: EvalOptions) -> list:
+    """The scorers of the requested metrics, their networks loaded once in metric order (MissingWeights before any scoring)."""
+    nets: dict[str, object] = {}
+    scorers = []
+    for m in opts.metrics:
+        net = None
+        if m.backbone is not None:
+            if m.backbone.name not in nets:
+                extra = {"crop": opts.aed_crop} if m.scorer == "identity" else {}
+                nets[m.backbone.name] = catalog.resolve(m.backbone.load)(device=opts.device, **extra)
+            net = nets[m.backbone.name]
+        if any(s.serves(m) for s in scorers):
+            continue
+        scorers.append(SCORERS[m.scorer](m, opts, net))
+    return sorted(scorers, key=lambda s: s.sort_key)
+
+
+@dataclass
+class VideoResult:
+    key: str
+    frames: int
+    row: dict  # per_video.csv values
+    stats: dict[str, dict[str, float]]  # accumulator states per scorer
+
+
+def _aligned_batches(pair: pairing.Pair, batch_size: int):
+    pit = video.iter_frames(pair.pred, batch_size=batch_size, count=pair.frames)
+    git = video.iter_frames(pair.gt, batch_size=batch_size, count=pair.frames)
+    for p, g in zip(pit, git, strict=False):
+        if p.shape[0] != g.shape[0]:
+            raise MediaError(f"{pair.pred}: decoded frame batches do not line up with {pair.gt}")
+        yield p, g
+
+
+def score_video(pair: pairing.Pair, opts: EvalOptions, scorers: list, cache: ContentCache | None) -> VideoResult:
+    """Every requested metric on one pred/GT pair: the frames are decoded once and shared."""
+    for s in scorers:
+        s.start(pair, cache)
+    done = 0
+    for p, g in _aligned_batches(pair, opts.batch_size):
+        p, g = resize_frames(p, opts.size), resize_frames(g, opts.size)
+        for s in scorers:
+            s.add(p, g)
+        done += p.shape[0]
+    if done != pair.frames:
+        raise MediaError(f"{pair.pred}: decoded {done} frames, expected {pair.frames}")
+    row: dict = {"key": pair.key, "frames": pair.frames}
+    stats: dict[str, dict[str, float]] = {}
+    for s in scorers:
+        s.finish(pair, row, stats)
     return VideoResult(pair.key, pair.frames, row, stats)
 
 
@@ -252,52 +313,22 @@ class EvalResult:
     columns: list[str]  # per_video.csv columns
 
 
-def per_video_columns(opts: EvalOptions) -> list[str]:
-    cols = ["key", "frames"]
-    fams = [s.family for s in opts.metrics]
-    if "l1" in fams:
-        cols.append("l1")
-    if "lpips" in fams:
-        cols.append("lpips_alex")
-    for b in sorted({s.backend for s in opts.metrics if s.family == "landmarks"}):
-        cols += [f"akd_{b}", f"akd_{b}_frames", f"mkr_face_{b}", f"{b}_gt_noface", f"{b}_pred_noface"]
-    if "identity" in fams:
-        col = opts.column(catalog.METRICS["aed"])
-        cols.append(col)
-        if opts.aed_crop == "mtcnn":
-            cols.append(f"{col}_frames")
-    return cols
+def per_video_columns(scorers: list) -> list[str]:
+    return ["key", "frames"] + [c for s in scorers for c in s.columns()]
 
 
-def summarise(results: list[VideoResult], opts: EvalOptions, nets: Backends) -> list[dict]:
+def summarise(results: list[VideoResult], opts: EvalOptions, scorers: list) -> list[dict]:
     """Fold per-video statistics (in key order) into one row per requested metric."""
     out = []
-    for spec in opts.metrics:
-        weighting = spec.weighting(opts.protocol)
-        backbone, prov = nets.backbone(spec)
-        details: dict = {}
-        if spec.family == "landmarks":
-            acc = Keypoints()
-            for r in results:
-                acc.update_stats(r.stats[f"landmarks_{spec.backend}"])
-            value = acc.akd(weighting) if spec.kind == "akd" else acc.mkr(weighting)
-            n_frames = int(acc.akd_frames if spec.kind == "akd" else acc.gt_face_frames)
-            n_videos = int(acc.akd_videos if spec.kind == "akd" else acc.mkr_videos)
-            details = {"gt_noface_frames": int(acc.gt_missing), "pred_noface_frames": int(acc.pred_missing), "missed_frames": int(acc.missed_frames), "both_face_frames": int(acc.akd_frames)}
-        else:
-            name = {"l1": "l1", "lpips": "lpips_alex", "identity": "identity"}[spec.family]
-            acc = FrameMean()
-            for r in results:
-                part = FrameMean()
-                for k, v in r.stats[name].items():
-                    setattr(part, k, torch.tensor(v, dtype=torch.float64))
-                acc.merge(part)
-            value = acc.compute(weighting)
-            n_frames, n_videos = int(acc.frame_count), int(acc.video_count)
+    for m in opts.metrics:
+        scorer = next(s for s in scorers if s.serves(m))
+        weighting = m.weighting_under(opts.protocol)
+        value, n_frames, n_videos, details = scorer.summarise(m, results, weighting)
+        backbone, prov = scorer.backbone()
         out.append({
-            "metric": opts.column(spec),
+            "metric": opts.column(m),
             "value": value,
-            "higher_is_better": spec.higher_is_better,
+            "higher_is_better": m.higher_is_better,
             "protocol": opts.protocol,
             "weighting": weighting,
             "params": json.dumps(opts.params(), sort_keys=True),
@@ -313,14 +344,14 @@ def summarise(results: list[VideoResult], opts: EvalOptions, nets: Backends) -> 
 def evaluate(pred_root, gt_root, opts: EvalOptions, *, allow_missing: bool = False, truncate: bool = False, progress: bool = True) -> EvalResult:
     """Score every pred/GT pair; identical results on every rank (gathered, key-ordered)."""
     pairset = pairing.match(pred_root, gt_root, allow_missing=allow_missing, truncate=truncate, resize=opts.size is not None)
-    nets = Backends(opts)
+    scorers = make_scorers(opts)
     cache = ContentCache(CACHE_NAMESPACE) if opts.use_cache else None
     mine = pairset.pairs[distributed.rank() :: distributed.world_size()]
     results: list[VideoResult] = []
     error: tuple[str, str, str | None] | None = None
     try:
         for pair in console.progress(mine, total=len(mine), desc="eval", enabled=None if progress else False):
-            results.append(score_video(pair, opts, nets, cache))
+            results.append(score_video(pair, opts, scorers, cache))
     except VhqError as e:
         if not distributed.is_distributed():
             raise
@@ -335,4 +366,4 @@ def evaluate(pred_root, gt_root, opts: EvalOptions, *, allow_missing: bool = Fal
         for r in rs:
             by_key.setdefault(r.key, r)
     ordered = [by_key[k] for k in sorted(by_key)]
-    return EvalResult(pairset, ordered, summarise(ordered, opts, nets), per_video_columns(opts))
+    return EvalResult(pairset, ordered, summarise(ordered, opts, scorers), per_video_columns(scorers))

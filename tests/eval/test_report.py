@@ -69,3 +69,17 @@ def test_foreign_csv_is_refused(tmp_path):
     with pytest.raises(BadInput, match="not a vhq leaderboard"):
         report.append_leaderboard(path, _rows("a"))
     assert path.read_text() == "a,b\n1,2\n"
+
+
+def test_one_summary_printer_keeps_each_command_format():
+    paired = {"metric": "l1", "value": "0.25", "value_std": "", "protocol": "lia", "weighting": "video", "n_videos": "3",
+              "weight_verified": "", "weight_state": ""}
+    lpips = {**paired, "metric": "lpips_alex", "value": "", "weight_verified": "False", "weight_state": "unverified+verified"}
+    fvd = {**paired, "metric": "fvd_i3d", "value": "12.3456789", "value_std": "0.5", "protocol": "digan", "weighting": "set",
+           "weight_verified": "False", "weight_state": "unverified"}
+    assert report.summary_line(paired, "paired") == "  l1                                 0.25  video-weighted"
+    assert report.summary_line(lpips, "paired") == "  lpips_alex                          n/a  video-weighted  (unverified weights)"
+    assert report.summary_line(fvd, "set") == "  fvd_i3d                         12.3457 ± 0.5  digan, N=3  (unverified weights)"
+    assert report.summary_line(paired, "bench") == "  l1                         0.25  lia, video-weighted, 3 videos"
+    assert report.summary_line(lpips, "bench") == "  lpips_alex                  n/a  lia, video-weighted, 3 videos  (weights unverified+verified)"
+    assert report.summary_line(fvd, "bench") == "  fvd_i3d                 12.3457 ± 0.5  digan, set-weighted, 3 videos  (weights unverified)"

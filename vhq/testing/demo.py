@@ -31,6 +31,8 @@ from vhq.testing import synthetic
 from vhq.console import echo
 from vhq.errors import VhqError
 
+from eval import catalog
+
 FPS = 25.0
 REF = (1920, 1080)  # the frame the metadata boxes are measured on
 LIA_MODEL = "lia-smoke"
@@ -257,7 +259,7 @@ def run(out: str | Path = "demo-out", plan: DemoPlan = PLAN) -> DemoRun:
     return demo
 
 
-PAIRED = ("l1", "lpips_alex", "akd_fan2d", "mkr_face_fan2d", "akd_dlib68", "mkr_face_dlib68", "aed_facenet")
+PAIRED = tuple(m.column for m in catalog.of_kind("paired"))
 
 
 def check_leaderboard(board: Path, eval_summary: Path, scored: str) -> dict:
