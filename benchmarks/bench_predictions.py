@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 
-
 def main() -> None:
     import torch
 
     from eval.bench.predict import write_prediction
-    from vhq.testing import synthetic
     from vhq.io import video
+    from vhq.testing import synthetic
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=2)

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vhq.testing import download_folder as D
+from vhq.dataset import manifest as M
 from vhq.dataset.crop import geometry as C
 from vhq.dataset.crop import stage as crop_run
 from vhq.dataset.download import status as download_status
-from vhq.dataset import manifest as M
-from vhq.testing import synthetic
 from vhq.io import video
 from vhq.parallel import Shard
+from vhq.testing import download_folder as D
+from vhq.testing import synthetic
 
 
 def fomm_baseline(m: M.Manifest, videos: Path, out: Path, size: int) -> int:

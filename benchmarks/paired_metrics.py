@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 
-
 def setup(work: Path, videos: int, frames: int, size: int) -> None:
     import torch
 

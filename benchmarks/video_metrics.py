@@ -68,14 +68,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ["VHQ_CACHE"] = str(tmp / "cache")
-        from vhq.testing.random_weights import write_i3d_checkpoint
-
         from eval.backbones.i3d import load_i3d
         from eval.distribution import clip_id  # noqa: F401  (import cost outside the timings)
         from eval.video_protocols import extract_features, get_protocol, plan_clips
-        from vhq.testing import synthetic
-        from vhq.io import video
         from vhq import weights
+        from vhq.io import video
+        from vhq.testing import synthetic
+        from vhq.testing.random_weights import write_i3d_checkpoint
 
         root = tmp / "videos"
         root.mkdir()

@@ -50,9 +50,8 @@ def eval_command(
     source: Annotated[Optional[Path], typer.Option(help="csim: folder with the source image of each generated video (<key>.png).")] = None,
 ) -> None:
     """Score predictions: paired metrics against ground truth, distribution metrics against a real set."""
-    from vhq import console, distributed
-
     from eval import distribution, report
+    from vhq import console, distributed
 
     distributed.init()
     requested = catalog.normalise(metrics)
@@ -88,10 +87,9 @@ def eval_command(
 
 def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, truncate, batch_size, aed_crop, aed_distance, device, no_cache) -> list[dict]:
     """Paired metrics: score, write per_video.csv, print the summary lines; return summary rows."""
-    from vhq import console, distributed
-
     from eval import pairing, report
     from eval.paired import evaluate
+    from vhq import console, distributed
 
     opts = EvalOptions(
         metrics=catalog.parse_metrics(metrics),
@@ -130,9 +128,8 @@ def render_command(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write matplotlib plots.")] = RenderOptions.plots,
 ) -> None:
     """Render a leaderboard CSV: Markdown table, self-contained sortable HTML page, plots with bootstrap intervals."""
-    from vhq import console
-
     from eval.leaderboard import render
+    from vhq import console
 
     res = render(board, out, resamples=resamples, seed=seed, plots=plots)
     console.echo("\n".join(ln for ln in res.markdown_text.splitlines() if not ln.startswith("![")).rstrip() + "\n")

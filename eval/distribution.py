@@ -25,15 +25,14 @@ import numpy as np
 import torch
 
 import vhq
-from vhq.io import cache, files, video
-from vhq import console, distributed, weights
-from vhq.errors import BadInput
-
 from eval import catalog
 from eval.functional import frechet, identity_stats, kernel
 from eval.metrics import FeatureAccumulator
 from eval.options import DistributionOptions
-from eval.video_protocols import Clip, ClipProtocol, FID_PROTOCOLS, FVD_PROTOCOLS, extract_features, plan_clips, select_videos, write_clip_record
+from eval.video_protocols import FID_PROTOCOLS, FVD_PROTOCOLS, Clip, ClipProtocol, extract_features, plan_clips, select_videos, write_clip_record
+from vhq import console, distributed, weights
+from vhq.errors import BadInput
+from vhq.io import cache, files, video
 
 SUMMARY_FIELDS = [
     "metric", "value", "std", "trials", "protocol", "n_pred", "n_real", "clips_pred", "clips_real",

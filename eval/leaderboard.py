@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vhq import __version__
-from vhq.io import files
-from vhq.errors import BadInput
-
 from eval import catalog
 from eval.options import RenderOptions
 from eval.report import read_leaderboard
+from vhq import __version__
+from vhq.errors import BadInput
+from vhq.io import files
 
 LEVEL = 0.95
 

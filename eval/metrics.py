@@ -24,14 +24,13 @@ from typing import ClassVar, Sequence
 import numpy as np
 import torch
 
-from vhq import distributed
-from vhq.errors import BadInput
-
 from eval.functional import frechet
 from eval.functional import keypoints as kpf
 from eval.functional.identity import aed_per_frame
 from eval.functional.l1 import l1_per_frame
 from eval.functional.lpips import lpips_per_frame
+from vhq import distributed
+from vhq.errors import BadInput
 
 WEIGHTINGS = ("frame", "video")
 REDUCTIONS = ("sum", "cat")

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhq.errors import BadInput
-
 from eval import catalog
+from vhq.errors import BadInput
 
 RESIZE_FILTER = "bilinear+antialias (torch interpolate, align_corners=False), rounded to uint8"
 

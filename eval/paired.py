@@ -20,16 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vhq import console, distributed
-from vhq.io import video
-from vhq.io.cache import ContentCache, file_digest, make_key
-from vhq.errors import BadInput, MediaError, VhqError
-
 from eval import catalog, pairing
 from eval.functional import keypoints as kpf
 from eval.functional.identity import aed_per_frame
 from eval.metrics import FrameMean, Keypoints
 from eval.options import RESIZE_FILTER, EvalOptions
+from vhq import console, distributed
+from vhq.errors import BadInput, MediaError, VhqError
+from vhq.io import video
+from vhq.io.cache import ContentCache, file_digest, make_key
 
 CACHE_NAMESPACE = "eval-gt"
 NO_WEIGHTS = {"weight": "", "weight_sha256": "", "weight_verified": "", "weight_state": ""}

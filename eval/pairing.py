@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vhq.errors import BadInput, MediaError
 from vhq.io import files, video
 from vhq.io.cache import file_digest
-from vhq.errors import BadInput, MediaError
 
 SHOW = 10
 

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from vhq import __version__, console
-from vhq.io import cache, files, video
-from vhq.errors import BadInput
-
 from eval import catalog
+from vhq import __version__, console
+from vhq.errors import BadInput
+from vhq.io import cache, files, video
 
 LEADERBOARD_FIELDS = [
     "model",             # --name

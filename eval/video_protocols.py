@@ -37,8 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vhq.io import files, video
 from vhq.errors import BadInput
+from vhq.io import files, video
 
 ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
 

@@ -31,11 +31,10 @@ from typing import Any, Mapping
 
 import torch
 
-from vhq.errors import BadInput
-from vhq.io.files import atomic_path
-
 from lia.discriminator import Discriminator
 from lia.generator import Generator
+from vhq.errors import BadInput
+from vhq.io.files import atomic_path
 
 FORMAT = "vhq-lia"
 VERSION = 1

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 
+from lia.defaults import BATCH, DEVICE, MODE, WALK_RANGE, WALK_STEPS
 from vhq import console
 from vhq.errors import BadInput
-
-from lia.defaults import BATCH, DEVICE, MODE, WALK_RANGE, WALK_STEPS
 
 if TYPE_CHECKING:
     from lia.generator import Generator
@@ -72,9 +71,8 @@ def resolve_checkpoint(ckpt: Path | None) -> Path:
 
 
 def load_model(ckpt: Path | None, device: str, size: int | None = None) -> Generator:
-    from vhq import distributed
-
     from lia.checkpoint import load_checkpoint
+    from vhq import distributed
 
     path = resolve_checkpoint(ckpt)
     generator = load_checkpoint(path).generator()
@@ -102,9 +100,8 @@ def animate_command(
 
     import torch
 
-    from vhq.io import video
-
     from lia.animate import animate, frames_to_input, images_to_frames, rebatch, side_by_side
+    from vhq.io import video
 
     generator = load_model(ckpt, device, size)
     src = video.read_image(source)
@@ -146,9 +143,8 @@ def convert_command(
     discriminator: Annotated[bool, typer.Option("--dis/--no-dis", help="keep the discriminator when the file has one")] = True,
 ) -> None:
     """Convert an official LIA checkpoint to the vhq-lia format (weights_only-loadable, plain config)."""
-    from vhq.io import files
-
     from lia.checkpoint import load_checkpoint, save_checkpoint
+    from vhq.io import files
 
     ckpt = load_checkpoint(src)
     generator = ckpt.generator()  # strict load: validates every key and shape
@@ -165,9 +161,8 @@ def reference_command(
     device: DeviceOption = DEVICE,
 ) -> None:
     """Render the reference image x_r of a source: its appearance latent decoded with no motion."""
-    from vhq.io import video
-
     from lia.animate import reference
+    from vhq.io import video
 
     generator = load_model(ckpt, device)
     console.echo(str(video.write_image(out, reference(generator, video.read_image(source)))))
@@ -193,9 +188,8 @@ def directions_command(
     """
     import torch
 
-    from vhq.io import files, video
-
     from lia.animate import walk_direction, walk_values
+    from vhq.io import files, video
 
     generator = load_model(ckpt, device)
     indices = list(range(generator.motion_dim)) if not index else index

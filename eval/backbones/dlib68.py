@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from eval.backbones.common import Landmarker, combine_provenance
 from vhq import weights
 from vhq.errors import MissingWeights
-
-from eval.backbones.common import Landmarker, combine_provenance
 
 WEIGHTS = ["dlib68"]
 UPSAMPLE = 1

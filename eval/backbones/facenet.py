@@ -20,9 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vhq import weights
-
 from eval.backbones.common import combine_provenance, load_strict, read_state_dict
+from vhq import weights
 
 CROPS = ("frame", "mtcnn")
 SIZE = 160

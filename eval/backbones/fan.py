@@ -16,10 +16,9 @@ import warnings
 import numpy as np
 import torch
 
+from eval.backbones.common import Landmarker, combine_provenance, hub_dir_with
 from vhq import weights
 from vhq.io.cache import cache_root
-
-from eval.backbones.common import Landmarker, combine_provenance, hub_dir_with
 
 WEIGHTS = ["fan2d", "s3fd"]
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vhq import weights
-
 from eval.backbones.common import combine_provenance, load_strict, read_state_dict
+from vhq import weights
 
 # LPIPS v0.1 ScalingLayer: maps [-1,1] input to ImageNet-normalised input.
 SHIFT = (-0.030, -0.088, -0.188)

@@ -20,10 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from eval.backbones.common import load_strict, read_state_dict
 from vhq import weights
 from vhq.errors import BadInput
-
-from eval.backbones.common import load_strict, read_state_dict
 
 FEATURE_DIM = 2048
 SAMPLE_SIZE = 112

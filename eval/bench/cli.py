@@ -12,10 +12,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from vhq.parallel import Shard
-
 from eval import catalog
 from eval.bench.options import BenchOptions
+from vhq.parallel import Shard
 
 bench_app = typer.Typer(
     help="Run a model on the benchmark protocols (same-identity reconstruction, cross-identity transfer) and score it.",
@@ -101,9 +100,8 @@ def cross_command(
 
 def _run(protocol, own: dict, c: dict) -> None:
     """Build the options, then the model; run the protocol and print what it did."""
-    from vhq import distributed
-
     from eval.bench.models import make_model
+    from vhq import distributed
 
     opts = BenchOptions(**own, data=c["data"], out=c["out"], split=c["split"], name=c["name"], fmt=c["fmt"], leaderboard=c["leaderboard"],
                         skip_missing_weights=c["skip_missing_weights"], device=c["device"], batch_size=c["batch_size"], limit=c["limit"],
@@ -114,9 +112,8 @@ def _run(protocol, own: dict, c: dict) -> None:
 
 
 def _report(res) -> None:
-    from vhq import console, distributed
-
     from eval import report
+    from vhq import console, distributed
 
     if distributed.rank() != 0:
         return

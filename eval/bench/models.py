@@ -28,8 +28,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from vhq.io import files, video
 from vhq.errors import BadInput
+from vhq.io import files, video
 
 BUILTIN = ("lia", "static", "gt", "cmd")
 PLACEHOLDERS = ("{source}", "{driving}", "{out}")

@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhq.errors import BadInput
-from vhq.parallel import Shard
-
 from eval import catalog
 from eval.options import EvalOptions
+from vhq.errors import BadInput
+from vhq.parallel import Shard
 
 FORMATS = ("mp4", "png")
 CROSS_FRAMES = 100  # LIA's Vox256_cross: the first 100 driving frames

@@ -16,12 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from eval.bench.models import LOSSLESS_MP4, Model, to_uint8
 from vhq import console, distributed
 from vhq.errors import BadInput, VhqError
 from vhq.io import files, tables, video
 from vhq.parallel import Shard, rank_slice
-
-from eval.bench.models import LOSSLESS_MP4, Model, to_uint8
 
 STATUS = "status"
 STATUS_FIELDS = ("key", "status", "reason", "frames", "seconds", "model_key", "format", "output", "updated")

@@ -38,16 +38,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhq import __version__, console, distributed, weights
-from vhq.io import files, video
-from vhq.errors import BadInput
-
-from vhq.dataset.pairs import Pair, read_pairs
-from vhq.dataset.split import ListedClip, read_split
 from eval import catalog
 from eval.bench.models import LOSSLESS_MP4, Model
 from eval.bench.options import BenchOptions
 from eval.bench.predict import Job, pred_path, predict, read_status
+from vhq import __version__, console, distributed, weights
+from vhq.dataset.pairs import Pair, read_pairs
+from vhq.dataset.split import ListedClip, read_split
+from vhq.errors import BadInput
+from vhq.io import files, video
 
 
 @dataclass

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vhq.errors import BadInput
-
 from eval.functional._checks import as_2d_float64 as _as_2d
+from vhq.errors import BadInput
 
 FD_METHODS = ("eigen", "sqrtm")
 SQRTM_EPS = 1e-6

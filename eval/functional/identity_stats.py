@@ -17,9 +17,8 @@ from typing import Iterable
 
 import numpy as np
 
-from vhq.errors import BadInput
-
 from eval.functional._checks import as_2d_float64
+from vhq.errors import BadInput
 
 ACD_PAIRS = ("all", "consecutive")
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vhq.errors import BadInput
-
 from eval.functional._checks import as_2d_float64 as _as_2d
+from vhq.errors import BadInput
 
 KVD_MODES = ("full", "subsets")
 

@@ -10,11 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from vhq import __version__, console
-from vhq.errors import BadInput
-
 from lia.defaults import DEVICE
 from lia.train.options import TrainOptions
+from vhq import __version__, console
+from vhq.errors import BadInput
 
 app = typer.Typer()
 
@@ -83,11 +82,10 @@ def train_lia(
     dtype: Annotated[str, typer.Option("--dtype", hidden=True, help="parameter dtype (float64 for exactness tests)")] = TrainOptions.dtype,
 ) -> None:
     """Train LIA with the official recipe (single GPU, CPU, or torchrun --nproc_per_node N)."""
-    from vhq import distributed
-
     from lia.train import loop as train
     from lia.train.data import find_clips
     from lia.train.resume import resume_checkpoint
+    from vhq import distributed
 
     distributed.init()
     world = distributed.world_size()

@@ -32,10 +32,6 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from vhq import distributed
-from vhq.errors import BadInput
-from vhq.io import video
-
 from lia.checkpoint import load_checkpoint
 from lia.discriminator import Discriminator
 from lia.generator import Generator
@@ -43,6 +39,9 @@ from lia.train import data as D_
 from lia.train import losses, resume
 from lia.train.options import TrainOptions
 from lia.train.rundir import RunLog, memory_gb, status_line
+from vhq import distributed
+from vhq.errors import BadInput
+from vhq.io import video
 
 Scorer = Callable[[torch.nn.Module], dict[str, float]]
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

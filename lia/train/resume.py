@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from vhq import distributed
-from vhq.errors import BadInput
-
 from lia.checkpoint import load_checkpoint, save_checkpoint
 from lia.train.rundir import RUN_RE
+from vhq import distributed
+from vhq.errors import BadInput
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)\.pt$")
 # Changes between the checkpoint's run and this one that the resume line reports.

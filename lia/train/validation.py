@@ -14,11 +14,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from lia.train.data import Clip, resize_frames, to_model_input
 from vhq import distributed
 from vhq.io import video
 from vhq.parallel import rank_slice
-
-from lia.train.data import Clip, resize_frames, to_model_input
 
 
 class ReconstructionScorer:

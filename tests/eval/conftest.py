@@ -9,6 +9,7 @@ import pytest
 
 from vhq.testing.random_weights import WEIGHT_FILES, make_weight_file
 
+
 @pytest.fixture(scope="session")
 def weight_files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("random-weights")

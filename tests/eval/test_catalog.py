@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from eval import catalog
 from vhq import weights
 from vhq.errors import BadInput
 from vhq.io import files, video
-
-from eval import catalog
 
 
 def test_every_row_resolves_and_names_registry_weights():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from vhq.testing.synthetic import face_frames
 from vhq.io import files, video
+from vhq.testing.synthetic import face_frames
 
 
 def write_pngs(folder, frames):

@@ -5,9 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from vhq.io import files, video
 from vhq import weights
-
+from vhq.io import files, video
 from vhq.testing.random_weights import write_i3d_checkpoint
 
 

@@ -11,10 +11,10 @@ from eval import distribution
 from eval.distribution import FeatureAccumulator, evaluate_distribution
 from eval.functional.frechet import frechet_distance_from_features
 from eval.video_protocols import Clip, clip_starts, get_protocol, plan_clips, preprocess_clip, read_clip, write_clip_record
-from vhq.io import files, video
-from vhq.testing import synthetic
 from vhq import weights
 from vhq.errors import BadInput, MissingWeights
+from vhq.io import files, video
+from vhq.testing import synthetic
 from vhq.testing.random_weights import write_i3d_checkpoint, write_resnext_checkpoint
 
 SMALL = 32  # plumbing-test input size; the protocols themselves resize to 224 / 112

@@ -7,7 +7,7 @@ import torch
 
 from eval.backbones.lpips_alex import LpipsAlex
 from eval.functional import KeypointFrames, aed_per_frame, keypoint_frame_stats, l1_per_frame, lpips_per_frame
-from eval.metrics import AED, Keypoints, L1, LPIPS
+from eval.metrics import AED, L1, LPIPS, Keypoints
 
 
 def _videos(lengths, seed=0, size=32):

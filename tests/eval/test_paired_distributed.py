@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vhq.testing.synthetic import face_frames
 from vhq.io import files, video
+from vhq.testing.synthetic import face_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 

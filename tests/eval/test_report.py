@@ -7,8 +7,8 @@ import multiprocessing as mp
 import pytest
 
 from eval import report
-from vhq.io import files
 from vhq.errors import BadInput
+from vhq.io import files
 
 
 def _rows(model: str, n: int = 3, value: float = 1.0) -> list[dict]:

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from lia import Discriminator, Generator, load_checkpoint, save_checkpoint
 from lia.animate import reference
 from lia.cli import animate_command, lia_app
-from vhq.io import files, video
 from vhq.errors import BadInput
+from vhq.io import files, video
 
 SIZE = 64
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from lia import Discriminator, Generator
-from vhq.testing import synthetic
-from vhq.io import video
 from vhq.dataset.crop.autocrop import AUTO_ENLARGE, video_square
 from vhq.errors import BadInput
+from vhq.io import video
+from vhq.testing import synthetic
 
 
 @pytest.fixture(scope="module")

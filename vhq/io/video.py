@@ -17,8 +17,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from vhq.io import files
 from vhq.errors import BadInput, MediaError
+from vhq.io import files
 
 FRAME_EXTS = (".png", ".jpg", ".jpeg")
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts")

@@ -26,12 +26,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vhq.io import files
-from vhq.testing import synthetic
+from eval import catalog
 from vhq.console import echo
 from vhq.errors import VhqError
-
-from eval import catalog
+from vhq.io import files
+from vhq.testing import synthetic
 
 FPS = 25.0
 REF = (1920, 1080)  # the frame the metadata boxes are measured on

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhq.io import files
-from vhq.testing import synthetic
 from vhq.dataset.download.status import FIELDS
 from vhq.dataset.manifest import Clip, clip_key, save
+from vhq.io import files
+from vhq.testing import synthetic
 
 W, H, FPS = 640, 360, 25.0
 REF = (1280, 720)

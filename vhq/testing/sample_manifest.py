@@ -8,7 +8,6 @@ from pathlib import Path
 from vhq.dataset.manifest import Clip, Manifest, clip_key, save
 from vhq.testing.synthetic import SyntheticVideo, tube_box
 
-
 SAMPLE_VIDEOS = (
     # video id, person, partition, clip spans in 25 fps frames
     ("vhqsample00", "vhqp0001", "train", [(10, 60), (75, 150)]),

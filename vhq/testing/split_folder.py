@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vhq.dataset.split import FIELDS
 from vhq.io import files, video
 from vhq.testing import synthetic
-from vhq.dataset.split import FIELDS
 
 
 def clip_id(person: str, i: int, frames: int) -> str:

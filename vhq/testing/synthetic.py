@@ -21,8 +21,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from vhq.io import files, video
 from vhq.errors import MediaError
+from vhq.io import files, video
 
 LEVELS = 16
 STEP = 256 // LEVELS

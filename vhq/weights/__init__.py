@@ -4,6 +4,7 @@
 ``entries.py`` the list of networks.
 """
 
+from vhq.weights import entries  # noqa: F401  (importing it registers the entries)
 from vhq.weights.registry import (
     RECORDED,
     REGISTRY,
@@ -25,7 +26,6 @@ from vhq.weights.registry import (
     verify,
     weights_dir,
 )
-from vhq.weights import entries  # noqa: E402,F401  (registers the entries)
 
 __all__ = [
     "RECORDED", "REGISTRY", "UNVERIFIED", "VERIFIED", "WeightEntry", "WeightStatus", "entry", "fetch", "import_file",

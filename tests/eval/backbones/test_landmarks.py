@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from eval.functional import KeypointFrames, keypoint_frame_stats
-from vhq.testing.synthetic import face_frames
 from vhq.errors import MissingWeights
+from vhq.testing.synthetic import face_frames
 
 
 def _shift(img: np.ndarray, k: int) -> np.ndarray:

@@ -15,11 +15,10 @@ from eval.backbones.i3d import InceptionI3d, load_i3d, state_from_foreign
 from eval.backbones.resnext3d import load_resnext101, resnext101
 from vhq import weights
 from vhq.errors import BadInput, MissingWeights
-from vhq.weights.convert import TORCHSCRIPT_EXPORT, is_torchscript_archive, load_plain
-
 from vhq.testing.random_weights import manifest as _manifest
 from vhq.testing.random_weights import random_state as _random_state
 from vhq.testing.random_weights import real_weight_file
+from vhq.weights.convert import TORCHSCRIPT_EXPORT, is_torchscript_archive, load_plain
 
 
 def _shapes(module: torch.nn.Module) -> dict[str, list[int]]:

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from vhq.io import files, video
-
 from vhq.testing.split_folder import clip_id, make_split
 
 PERSONS = ("id001", "id002", "id003")

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from vhq.io import files, video
-
 from vhq.testing.split_folder import make_split
 
 COPY_DRIVING = textwrap.dedent("""

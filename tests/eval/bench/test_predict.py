@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from eval.bench.models import StaticModel
+from eval.bench.predict import STATUS_FIELDS, Job, predict, read_status, status_path
 from vhq.dataset.split import read_split
 from vhq.io import files, video
 from vhq.parallel import Shard
 from vhq.testing.split_folder import make_split
-
-from eval.bench.models import StaticModel
-from eval.bench.predict import STATUS_FIELDS, Job, predict, read_status, status_path
 
 
 @pytest.fixture(scope="module")

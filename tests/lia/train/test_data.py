@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from lia.train import data as D
-from vhq.testing.synthetic import write_clips
+from vhq.errors import BadInput
 from vhq.io import files
 from vhq.testing import synthetic
-from vhq.errors import BadInput
+from vhq.testing.synthetic import write_clips
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ single-process reference runs after the pair, not beside it.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
-from pathlib import Path
 
 from vhq.testing.synthetic import write_clips
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from vhq.io import files, video
 from vhq.testing.random_weights import write_random_vgg19
 from vhq.testing.synthetic import write_clips
-from vhq.io import files, video
 
 COMMON = ["--size", "128", "--batch", "1", "--samples", "1"]
 

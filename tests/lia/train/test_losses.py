@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from lia.train import losses
-from vhq.testing.random_weights import write_random_vgg19
 from vhq.errors import BadInput, MissingWeights
+from vhq.testing.random_weights import write_random_vgg19
 
 
 def test_pyramid_kernels_match_fomm():

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from vhq.dataset import manifest as M
 from vhq.dataset import pairs as cross_pairs
 from vhq.io import files
-from vhq.dataset import manifest as M
 
 REAL_METADATA = Path("/work/shared/data/vox-metadata.csv")
 SHIPPED = Path(__file__).resolve().parents[3] / "manifests" / "voxcelebhq_cross_pairs.csv"

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from vhq.testing import synthetic
-from vhq.io import video
 from vhq.errors import BadInput, MediaError
+from vhq.io import video
+from vhq.testing import synthetic
 
 
 def test_round_trip_mp4(tmp_path):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from vhq.testing import demo
-from vhq.io import files
 from vhq.dataset import manifest as M
+from vhq.io import files
+from vhq.testing import demo
 
 MINI = demo.DemoPlan(
     videos=(

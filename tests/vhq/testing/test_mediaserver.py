@@ -3,8 +3,8 @@ import urllib.request
 
 import pytest
 
-from vhq.testing import synthetic
 from vhq.io import video
+from vhq.testing import synthetic
 from vhq.testing.mediaserver import MediaServer
 
 

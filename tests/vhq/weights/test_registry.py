@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from vhq.io import files
 from vhq import weights
 from vhq.errors import BadInput, MissingWeights, NetworkError
+from vhq.io import files
 from vhq.testing.mediaserver import MediaServer
 
 PAYLOAD = os.urandom(300_000)

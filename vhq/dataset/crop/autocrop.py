@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vhq.io import video
+from vhq.dataset.crop.faces import Detector
 from vhq.dataset.crop.geometry import Rejected, Square, square_around
 from vhq.errors import BadInput
-from vhq.dataset.crop.faces import Detector
+from vhq.io import video
 
 AUTO_ENLARGE = 1.6
 VIDEO_SAMPLES = 5

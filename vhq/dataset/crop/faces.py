@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vhq.dataset.crop.geometry import Rejected, Square, Timing, iou
-from vhq.errors import MediaError
 from vhq.dataset.crop.scenes import Segment
+from vhq.errors import MediaError
 
 if TYPE_CHECKING:  # numpy, torch and cv2 load on first use: `vhq --help` reads this module's defaults
     import numpy as np

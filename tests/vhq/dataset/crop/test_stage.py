@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from vhq.dataset.crop import geometry as C
-from vhq.dataset.crop import stage as crop_run, status as crop_status
-from vhq.io import files, video
-from vhq.testing import synthetic
-from vhq.dataset.manifest import Clip
+from vhq.dataset.crop import stage as crop_run
+from vhq.dataset.crop import status as crop_status
 from vhq.dataset.crop.scenes import Segment, keep_segment
+from vhq.dataset.manifest import Clip
+from vhq.io import files, video
 from vhq.testing import download_folder as D
+from vhq.testing import synthetic
 
 ROOT = Path(__file__).resolve().parents[4]
 

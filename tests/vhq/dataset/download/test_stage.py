@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from vhq.dataset.download import status as dstatus
 from vhq.dataset import manifest as M
-from vhq.testing import synthetic
+from vhq.dataset.download import status as dstatus
 from vhq.io import video
+from vhq.testing import synthetic
 from vhq.testing.mediaserver import MediaServer
-
 from vhq.testing.youtube_site import FPS, add_dash, add_hls
 
 ROOT = Path(__file__).resolve().parents[4]
