@@ -33,7 +33,7 @@ import torch
 
 from lia.discriminator import Discriminator
 from lia.generator import Generator
-from vhq.errors import BadInput
+from vhq.errors import BadInput, OutputError
 from vhq.io.files import atomic_path
 
 FORMAT = "vhq-lia"
@@ -191,6 +191,10 @@ def save_checkpoint(
         obj["dis"] = _cpu_state(discriminator)
     obj.update(extra)
     check_plain(obj)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except RuntimeError as e:  # torch's zip writer reports a full disk or a size limit only this way
+        raise OutputError(f"{path}: cannot write the checkpoint ({str(e).strip().splitlines()[-1][:200]})",
+                          "free some space (or raise ulimit -f) and re-run; the previous checkpoint is intact") from None
     return Path(path)

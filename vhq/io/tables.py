@@ -19,7 +19,6 @@ than any readable one.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import fcntl
 import json
@@ -71,8 +70,10 @@ def _newer(row: Mapping, old: Mapping | None) -> bool:
 def _read_csv(path: Path) -> list[dict]:
     try:
         return files.read_csv(path)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise BadInput(f"{path}: unreadable status table ({e})", "delete it to start over") from None
+    except BadInput as e:
+        raise BadInput(f"unreadable status table: {e.message}", "fix or delete it; deleting loses its rows") from None
+    except OSError as e:
+        raise BadInput(f"{path}: unreadable status table ({e.strerror or e})", "fix or delete it; deleting loses its rows") from None
 
 
 def _read_journal(path: Path, fields: Sequence[str]) -> list[dict]:

@@ -1,0 +1,58 @@
+"""Fault cases of `vhq weights`: the user's files are never moved, deleted or mistaken for another entry's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vhq.testing.faults import Fault
+
+
+def _cache() -> Path:
+    return Path(os.environ["VHQ_CACHE"]) / "weights"
+
+
+def import_from_inside_cache(root: Path):
+    (_cache()).mkdir(parents=True, exist_ok=True)
+    (_cache() / "my-download.pt").write_bytes(b"facenet weights the user downloaded")
+    return ["weights", "import", "facenet_vggface2", _cache() / "my-download.pt"]
+
+
+def import_another_entrys_file(root: Path):
+    _cache().mkdir(parents=True, exist_ok=True)
+    (_cache() / "20180402-114759-vggface2.pt").write_bytes(b"facenet")
+    (_cache() / "20180402-114759-vggface2.pt.json").write_text('{"name": "facenet_vggface2", "sha256": "x", "state": "recorded"}')
+    return ["weights", "import", "dlib68", _cache() / "20180402-114759-vggface2.pt"]
+
+
+def import_a_sidecar(root: Path):
+    _cache().mkdir(parents=True, exist_ok=True)
+    (_cache() / "20180402-114759-vggface2.pt").write_bytes(b"facenet")
+    (_cache() / "20180402-114759-vggface2.pt.json").write_text('{"name": "facenet_vggface2"}')
+    return ["weights", "import", "facenet_vggface2", _cache() / "20180402-114759-vggface2.pt.json"]
+
+
+def import_wrong_hash(root: Path):
+    (root / "vgg.pth").write_bytes(b"not vgg19")
+    return ["weights", "import", "vgg19", root / "vgg.pth"]
+
+
+CASES = [
+    Fault("import-a-file-inside-the-cache-copies-it", import_from_inside_cache, 0, "",
+          unchanged=("$VHQ_CACHE/weights/my-download.pt",)),
+    Fault("import-another-entrys-cached-file", import_another_entrys_file, 1, r"^error: .*20180402-114759-vggface2\.pt: is the cached file of 'facenet_vggface2'",
+          unchanged=("$VHQ_CACHE/weights/20180402-114759-vggface2.pt", "$VHQ_CACHE/weights/20180402-114759-vggface2.pt.json"),
+          absent=("$VHQ_CACHE/weights/shape_predictor*",)),
+    Fault("import-a-sidecar", import_a_sidecar, 1, r"^error: .*\.pt\.json: is the cache's record of 'facenet_vggface2'",
+          unchanged=("$VHQ_CACHE/weights/20180402-114759-vggface2.pt", "$VHQ_CACHE/weights/20180402-114759-vggface2.pt.json")),
+    Fault("import-wrong-hash", import_wrong_hash, 1, r"^error: .*vgg\.pth: sha256 .* does not match 'vgg19'", unchanged=("vgg.pth",)),
+    Fault("import-missing-file", lambda root: ["weights", "import", "vgg19", root / "nope.pth"], 1, r"^error: .*nope\.pth: no such file"),
+    Fault("import-unknown-name", lambda root: ["weights", "import", "vgg20", root], 1, r"^error: .*vgg20"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_weights_fault(case, fault):
+    fault(case)
