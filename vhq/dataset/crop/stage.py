@@ -61,16 +61,11 @@ def params_key(clip: Clip, source: Source | None, opts: Options) -> str:
     return files.sha256_strings([json.dumps(params, sort_keys=True), json.dumps(clip.as_row(), sort_keys=True), src])[:16]
 
 
-def box_rule(row: dict) -> str:
-    """The ``--box`` rule a status row was cropped with (rows from before ``--box`` existed: vhq)."""
-    return row.get("box") or VHQ
-
-
 def check_box_rule(earlier: dict[str, dict], opts: Options) -> None:
     """Refuse to add clips of one box rule to a folder cropped with another."""
     rules: dict[str, int] = {}
     for row in earlier.values():
-        rules[box_rule(row)] = rules.get(box_rule(row), 0) + 1
+        rules[crop_status.box_rule(row)] = rules.get(crop_status.box_rule(row), 0) + 1
     other = {r: n for r, n in rules.items() if r != opts.box}
     if other:
         was = ", ".join(f"{n} clip(s) with --box {r}" for r, n in sorted(other.items()))
@@ -221,15 +216,11 @@ def _done(row: dict | None, key: str, opts: Options) -> bool:
 
 def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | None = None) -> Summary:
     opts.validate()
-    opts.out.mkdir(parents=True, exist_ok=True)
-    (opts.out / CLIPS).mkdir(exist_ok=True)
     downloads = download_status.read(opts.videos)
     if not downloads:
         raise BadInput(f"--videos {opts.videos}: no download_status.csv", "run `vhq download --manifest M --out DIR` first and pass that DIR")
     earlier = crop_status.read(opts.out)
     check_box_rule(earlier, opts)
-    write_run(manifest, opts)
-    ctx = Context(opts, downloads, Detector(opts.device))
     todo, done_before = [], 0
     for clip in shard.select(manifest.clips, key=lambda c: c.video_id):
         try:
@@ -243,6 +234,9 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         todo.append((clip, source, key))
     if limit is not None:
         todo = todo[:limit]
+    (opts.out / CLIPS).mkdir(parents=True, exist_ok=True)  # only now: bad input above leaves nothing behind
+    write_run(manifest, opts)
+    ctx = Context(opts, downloads, Detector(opts.device))
     counts: dict[str, int] = {}
     reasons: dict[str, int] = {}
     errors: list[dict] = []

@@ -36,6 +36,11 @@ FIELDS = (
 )
 
 
+def box_rule(row: dict) -> str:
+    """The ``vhq crop --box`` rule a row was cropped with (rows written before ``--box`` existed: vhq)."""
+    return row.get("box") or "vhq"
+
+
 def read(out_dir: str | os.PathLike) -> dict[str, dict]:
     """Every crop table and journal in ``out_dir`` merged: clip id → newest row."""
     return tables.read(out_dir, NAME, "clip_id", FIELDS)
