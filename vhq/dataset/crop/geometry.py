@@ -13,13 +13,17 @@ frame, x and y separately (as FOMM's ``load_videos.py`` does). Then one of three
    ``max(w, h)`` — otherwise the box itself cannot fit and the clip is ``out-of-frame``;
 3. a square that leaves the frame is shifted inside it (the shift is recorded).
 
-``fomm-square`` (``crop_vox_square``): FOMM's ``crop_vox.py`` (``compute_aspect_preserved_bbox``
-and the border test of ``crop_bbox_from_frames`` in its ``util.py``): with ``increase = (enlarge -
-1) / 2`` (0.1 there, so ``enlarge`` = 1.2), each side grows by ``max(increase, …)`` of the box so that
-both become ``enlarge × max(w, h)``, every edge truncated with ``int()``; a region reaching past any
-frame edge drops the clip (``out-of-frame``; an edge exactly on the border is kept). No shift, no
-shrink. crop_vox applies this to its face detector's tube box; a manifest has only the published
-box, so the rule is applied to that.
+``fomm-square`` (``crop_vox_square``): FOMM's ``crop_vox.py`` as published today
+(``compute_aspect_preserved_bbox`` and the border test of ``crop_bbox_from_frames`` in its
+``util.py``): each side of a box grows by ``max(increase, …)`` of it so that both become ``(1 + 2 ×
+increase) × max(w, h)``, every edge truncated with ``int()``; a square reaching past any frame edge
+drops the clip (``out-of-frame``; an edge exactly on the border is kept). No shift, no shrink.
+crop_vox applies this with ``increase`` 0.1 to its face detector's tube box. The published
+``vox-metadata.csv`` was written by the crop_vox of June 2019, whose boxes are the tube box grown
+by 0.1 of its size on *each axis* (``compute_increased_bbox``): not squares, sometimes past the
+frame. Its longer side is therefore already 1.2 × the tube's, so crop_vox's square of the tube is
+the square of the published box's longer side: ``enlarge`` 1.0 (``increase = (enlarge - 1) / 2``)
+is the default here, and ``--enlarge 1.2`` grows the published box once more.
 
 ``fomm-stretch`` (``load_box``): FOMM's ``load_videos.py``: the box itself, each edge scaled as
 ``int(edge / (ref / size))``, cut the way numpy slicing cuts it (clipped at the right and bottom
@@ -49,8 +53,9 @@ FOMM_STRETCH = "fomm-stretch"
 BOX_RULES = (VHQ, FOMM_SQUARE, FOMM_STRETCH)
 
 ENLARGE = 1.1
-CROP_VOX_ENLARGE = 1.2  # crop_vox.py's --increase 0.1 on each side
-DEFAULT_ENLARGE = {VHQ: ENLARGE, FOMM_SQUARE: CROP_VOX_ENLARGE, FOMM_STRETCH: None}
+CROP_VOX_INCREASE = 0.1  # crop_vox.py's --increase
+FOMM_SQUARE_ENLARGE = 1.0  # the published boxes already carry crop_vox's increase (see above)
+DEFAULT_ENLARGE = {VHQ: ENLARGE, FOMM_SQUARE: FOMM_SQUARE_ENLARGE, FOMM_STRETCH: None}
 MIN_INSIDE = 0.9
 MIN_CROP = 400
 
@@ -117,7 +122,8 @@ def crop_region(clip: Clip, width: int, height: int, rule: str = VHQ, enlarge: f
     if rule == VHQ:
         return crop_square(clip, width, height, ENLARGE if enlarge is None else enlarge, min_crop, min_inside)
     if rule == FOMM_SQUARE:
-        return crop_vox_square(scale_box(clip, width, height), width, height, CROP_VOX_ENLARGE if enlarge is None else enlarge, min_crop)
+        factor = FOMM_SQUARE_ENLARGE if enlarge is None else enlarge
+        return crop_vox_square(scale_box(clip, width, height), width, height, (factor - 1) / 2, min_crop)
     if rule == FOMM_STRETCH:
         return load_box(clip, width, height, min_crop)
     raise ValueError(f"unknown box rule {rule!r}")
@@ -134,11 +140,10 @@ def _check_size(region: Region, width: int, height: int, min_crop: int) -> Regio
     return region
 
 
-def crop_vox_square(box, width: int, height: int, enlarge: float = CROP_VOX_ENLARGE, min_crop: int = MIN_CROP) -> Region:
+def crop_vox_square(box, width: int, height: int, increase: float = CROP_VOX_INCREASE, min_crop: int = MIN_CROP) -> Region:
     """crop_vox.py's square around ``box``; ``Rejected`` when it reaches past the ``width × height`` frame."""
     left, top, right, bot = box
     w, h = right - left, bot - top
-    increase = (enlarge - 1) / 2
     wi = max(increase, ((1 + 2 * increase) * h - w) / (2 * w))
     hi = max(increase, ((1 + 2 * increase) * w - h) / (2 * h))
     x0, y0, x1, y1 = int(left - wi * w), int(top - hi * h), int(right + wi * w), int(bot + hi * h)
@@ -147,7 +152,7 @@ def crop_vox_square(box, width: int, height: int, enlarge: float = CROP_VOX_ENLA
         by = ", ".join(f"{k} {v}px" for k, v in outside.items() if v)
         raise Rejected(OUT_OF_FRAME, f"the square ({x0},{y0},{x1},{y1}) around the box {_fmt(box)} leaves the {width}x{height} frame ({by})",
                        **_seen(box))
-    return _check_size(Region(x0, y0, x1 - x0, y1 - y0, tuple(round(v, 2) for v in box), enlarge), width, height, min_crop)
+    return _check_size(Region(x0, y0, x1 - x0, y1 - y0, tuple(round(v, 2) for v in box), 1 + 2 * increase), width, height, min_crop)
 
 
 def load_box(clip: Clip, width: int, height: int, min_crop: int = MIN_CROP) -> Region:

@@ -33,7 +33,7 @@ class Options:
     preset: str = "medium"
     gop: int = 25
     box: str = VHQ
-    enlarge: float | None = None  # None: the box rule's own (1.1 for vhq, 1.2 for fomm-square)
+    enlarge: float | None = None  # None: the box rule's own (1.1 for vhq, 1.0 for fomm-square)
     min_crop: int = MIN_CROP
     min_inside: float = MIN_INSIDE
     face_check: bool = True

@@ -25,11 +25,14 @@ def region(r: C.Region) -> tuple[int, int, int, int]:
 # ---------------------------------------------------------------- fomm-square (crop_vox.py)
 
 
-def test_fomm_square_is_1_2_times_the_longer_side_around_the_centre():
+def test_fomm_square_is_the_longer_side_around_the_centre():
+    # the published box already holds crop_vox's 1.2: by default the square is its longer side
     r = C.crop_region(mk((500, 200, 700, 500)), 1920, 1080, C.FOMM_SQUARE, min_crop=0)  # scaled: (750, 300, 1050, 750)
-    assert region(r) == (630, 255, 540, 540)  # 1.2 * 450 = 540, centred on (900, 525)
-    assert r.box == (750.0, 300.0, 1050.0, 750.0) and r.enlarge == 1.2 and r.shift == (0, 0)
-    wide = C.crop_region(mk((100, 130, 400, 230)), 1280, 720, C.FOMM_SQUARE, min_crop=0)
+    assert region(r) == (675, 300, 450, 450)  # centred on (900, 525)
+    assert r.box == (750.0, 300.0, 1050.0, 750.0) and r.enlarge == 1.0 and r.shift == (0, 0)
+    r = C.crop_region(mk((500, 200, 700, 500)), 1920, 1080, C.FOMM_SQUARE, enlarge=1.2, min_crop=0)
+    assert region(r) == (630, 255, 540, 540) and r.enlarge == 1.2  # 1.2 * 450 = 540
+    wide = C.crop_vox_square((100, 130, 400, 230), 1280, 720, min_crop=0)  # crop_vox's own increase 0.1 on a tube box
     assert region(wide) == (70, 0, 360, 360)  # 1.2 * 300 around (250, 180): its top edge lands exactly on the frame's
 
 
@@ -54,9 +57,9 @@ def test_fomm_square_drops_a_square_past_the_border_and_keeps_one_on_it():
 
 def test_fomm_square_min_crop_and_enlarge():
     with pytest.raises(C.Rejected) as e:
-        C.crop_region(mk((500, 200, 700, 500)), 1920, 1080, C.FOMM_SQUARE, min_crop=541)
-    assert e.value.reason == C.TOO_SMALL and e.value.values["crop_side"] == 540
-    assert C.crop_region(mk((500, 200, 700, 500)), 1920, 1080, C.FOMM_SQUARE, enlarge=1.0, min_crop=0).side == 450
+        C.crop_region(mk((500, 200, 700, 500)), 1920, 1080, C.FOMM_SQUARE, min_crop=451)
+    assert e.value.reason == C.TOO_SMALL and e.value.values["crop_side"] == 450
+    assert C.crop_region(mk((500, 200, 700, 500)), 1920, 1080, C.FOMM_SQUARE, enlarge=1.4, min_crop=0).side == 630
 
 
 # ---------------------------------------------------------------- fomm-stretch (load_videos.py)
@@ -94,7 +97,7 @@ def test_ffmpeg_cuts_the_region_and_stretches_it_to_the_square(tmp_path):
 def test_options_per_rule(tmp_path):
     O = crop_run.Options
     assert O(out=tmp_path, videos=tmp_path).params()["enlarge"] == 1.1
-    assert O(out=tmp_path, videos=tmp_path, box=C.FOMM_SQUARE).params()["enlarge"] == 1.2
+    assert O(out=tmp_path, videos=tmp_path, box=C.FOMM_SQUARE).params()["enlarge"] == 1.0
     p = O(out=tmp_path, videos=tmp_path, box=C.FOMM_STRETCH).params()
     assert (p["box"], p["enlarge"], p["min_inside"]) == ("fomm-stretch", "", "")
     for bad in (O(out=tmp_path, videos=tmp_path, box="square"), O(out=tmp_path, videos=tmp_path, box=C.FOMM_STRETCH, enlarge=1.2)):
@@ -131,7 +134,7 @@ def downloads(tmp_path_factory):
     D.write_downloads(root / "dl", [v])
     clips = [D.clip(v, "p1", "train", 5, 30, box=(400, 200, 800, 500)),  # at 640x360: (200, 100, 400, 250)
              D.clip(v, "p2", "test", 30, 55, box=(100, 100, 700, 400)),  # (50, 50, 350, 200): 2:1; fomm-square: past the top
-             D.clip(v, "p1", "train", 10, 40, box=(1000, 300, 1270, 700))]  # (500, 150, 635, 350); fomm-square: past the bottom
+             D.clip(v, "p1", "train", 10, 40, box=(1000, 300, 1270, 700))]  # (500, 150, 635, 350); fomm-square: past the right
     D.write_manifest(root / "m.csv", clips)
     return root, clips
 
@@ -179,10 +182,10 @@ def test_square_run_drops_the_clip_past_the_border(downloads, cli):
     assert code == 0, err
     rows = _rows(out)
     assert {r["box"] for r in rows.values()} == {"fomm-square"}
-    ok = rows[clips[0].clip_id]  # 1.2 * 200 = 240 around (300, 175)
-    assert (ok["status"], ok["crop_x"], ok["crop_y"], ok["crop_width"], ok["crop_height"], ok["enlarge"]) == ("ok", "180", "55", "240", "240", "1.2")
+    ok = rows[clips[0].clip_id]  # 200 around (300, 175)
+    assert (ok["status"], ok["crop_x"], ok["crop_y"], ok["crop_width"], ok["crop_height"], ok["enlarge"]) == ("ok", "200", "75", "200", "200", "1.0")
     assert ok["output_sha256"] == files.sha256_file(out / ok["output"])
-    for c, edge in ((clips[1], "top 55px"), (clips[2], "bottom 10px")):
+    for c, edge in ((clips[1], "top 25px"), (clips[2], "right 27px")):  # 300 around (200, 125); 200 around (567.5, 250)
         row = rows[c.clip_id]
         assert (row["status"], row["reason"]) == ("dropped", "out-of-frame") and edge in row["detail"], row["detail"]
         assert not row["output_sha256"]
@@ -204,7 +207,7 @@ def test_malformed_download_table_is_one_error_line(tmp_path, cli):
 def test_plan_counts_the_box_step(tmp_path, cli):
     clips = [mk((500, 200, 700, 500)), Clip("p#w#000000#000100", "w", "q", "test", 0, 100, 25.0, 1280, 720, 1000, 300, 1270, 700)]
     D.write_manifest(tmp_path / "m.csv", clips)
-    code, out, err = cli("crop", "-m", tmp_path / "m.csv", "--plan", "--box", "fomm-square", "--min-crop", "0")
+    code, out, err = cli("crop", "-m", tmp_path / "m.csv", "--plan", "--box", "fomm-square", "--enlarge", "1.2", "--min-crop", "0")
     assert code == 0, err
     assert "1 of 2 clips kept (train 1 clips / 1 persons, test 0 clips / 0 persons); dropped: out-of-frame 1" in out
     code, out, err = cli("crop", "-m", tmp_path / "m.csv", "--plan", "--box", "fomm-stretch", "--min-crop", "0")
