@@ -91,8 +91,8 @@ def _summary(values: list[float]) -> dict:
 
 def render_table(d: dict) -> str:
     c = d["counts"]
-    lines = ["# Dataset statistics", "", f"Folder `{d['folder']}`; manifest fingerprint `{d['manifest_fingerprint'] or 'unknown'}`; "
-             f"box rule {_rules(d['box'])}.", "",
+    head = f"Folder `{d['folder']}`; manifest fingerprint `{d['manifest_fingerprint'] or 'unknown'}`; box rule {_rules(d['box'])}."
+    lines = ["# Dataset statistics", "", head, "",
              "| | clips | identities | videos | frames | hours |", "|---|---:|---:|---:|---:|---:|"]
     for part in ("all", "train", "test"):
         p = c[part]
