@@ -14,7 +14,7 @@ Per clip, cheapest checks first:
 A clip whose row in ``crop_status.csv`` is final (``ok`` with its file present, or ``dropped``) with
 the same parameters and the same source file is skipped, so re-runs only do what is left and a
 killed run resumes to the same outputs (encoding is bit-exact for the same ffmpeg build). Every ``ok``
-row records the sha256 and size of its output.
+row records the sha256 and size of its output (a re-run adds them to rows written before they were).
 
 One output folder holds one box rule: a run whose ``--box`` differs from the rule recorded in the
 folder's tables is refused before any work, since the clips of two rules differ in framing and a
@@ -221,7 +221,7 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         raise BadInput(f"--videos {opts.videos}: no download_status.csv", "run `vhq download --manifest M --out DIR` first and pass that DIR")
     earlier = crop_status.read(opts.out)
     check_box_rule(earlier, opts)
-    todo, done_before = [], 0
+    todo, done_before, unhashed = [], 0, []
     for clip in shard.select(manifest.clips, key=lambda c: c.video_id):
         try:
             source = locate(clip, downloads.get(clip.video_id), opts.videos)
@@ -230,6 +230,8 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         key = params_key(clip, source, opts)
         if _done(earlier.get(clip.clip_id), key, opts):
             done_before += 1
+            if earlier[clip.clip_id]["status"] == crop_status.OK and not earlier[clip.clip_id].get("output_sha256"):
+                unhashed.append(earlier[clip.clip_id])  # cropped before crops were hashed
             continue
         todo.append((clip, source, key))
     if limit is not None:
@@ -245,6 +247,11 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
     table = crop_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if shard.count == 1 or shard.owns(v.get("video_id", ""))})
     info(f"vhq crop: {len(todo)} clip(s) to do, {done_before} done before; {opts.size}px {opts.format}"
          f"{f' crf {opts.crf}' if opts.format == 'mp4' else ''}; table {table.path}")
+    for row in unhashed:
+        sha, size = fingerprint_output(opts.out / row["output"])
+        table.put({**row, "output_sha256": sha, "output_bytes": size})
+    if unhashed:
+        info(f"vhq crop: recorded the sha256 and size of {len(unhashed)} clip(s) cropped by an earlier version")
     threads = torch.get_num_threads()
     try:
         # MTCNN runs on small images: one thread each is fastest, and with several threads per worker

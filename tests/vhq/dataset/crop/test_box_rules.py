@@ -166,8 +166,12 @@ def test_stretch_run_records_rule_region_and_hashes_and_refuses_another_rule(dow
     assert len(lines) == 1 and str(out) in lines[0] and "3 clip(s) with --box fomm-stretch" in lines[0] and "--box vhq" in lines[0]
     assert "Traceback" not in err and (out / "crop_status.csv").read_bytes() == table
 
+    # a table written before crops were hashed: the re-run hashes them and crops nothing
+    old = [{**r, "output_sha256": "", "output_bytes": ""} for r in files.read_csv(out / "crop_status.csv")]
+    files.write_csv(out / "crop_status.csv", old, crop_run.crop_status.FIELDS)
     code, _, err = cli("crop", "-m", root / "m.csv", "--videos", root / "dl", "-o", out, "--box", "fomm-stretch", *FAST)
-    assert code == 0 and "0 clip(s) to do, 3 done before" in err
+    assert code == 0 and "0 clip(s) to do, 3 done before" in err and "sha256 and size of 3 clip(s)" in err
+    assert {k: (r["output_sha256"], r["output_bytes"]) for k, r in _rows(out).items()} == {k: (r["output_sha256"], r["output_bytes"]) for k, r in rows.items()}
 
     code, stdout, err = cli("split", "--crops", out, "-o", out / "split")
     assert code == 0, err
