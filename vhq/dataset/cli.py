@@ -148,7 +148,7 @@ def crop(
 ) -> None:
     """Cut, face-check and resize the manifest's clips (resumable; see crop_status.csv)."""
     from vhq.dataset.crop import stage
-    from vhq.errors import BadInput
+    from vhq.errors import BadInput, VhqError
 
     if not plan and (videos is None or out is None):
         raise BadInput("vhq crop needs --videos and --out (or --plan to only count what the box rule keeps)")
@@ -169,10 +169,11 @@ def crop(
     summary = _run_stage(stage, manifest, opts, shard, limit)
     echo(stage.describe(summary))
     if summary.errors:
-        for row in summary.errors[:5]:
-            echo(f"  {row['clip_id']}: {row['detail'][:200]}")
-        echo(f"{len(summary.errors)} clip(s) failed: re-run the same command to retry them")
-        raise typer.Exit(1)
+        first = summary.errors[0]
+        for row in summary.errors[1:5]:
+            info(f"also failed: {row['clip_id']}: {row['detail'][:200]}")
+        raise VhqError(f"{len(summary.errors)} clip(s) failed; first {first['clip_id']} ({first['reason']}): {first['detail'][:300]}",
+                       f"every failure is in {summary.table}; re-run the same command to retry them")
 
 
 @app.command("split")

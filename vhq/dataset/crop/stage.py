@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import glob
 import json
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from vhq.dataset.crop.options import Options, write_run
 from vhq.dataset.crop.scenes import Segment, find_cuts, keep_segment
 from vhq.dataset.download import status as download_status
 from vhq.dataset.manifest import Clip, Manifest
-from vhq.errors import BadInput, MediaError, VhqError
+from vhq.errors import BadInput, MediaError, OutputError, VhqError
 from vhq.io import files
 from vhq.io.video import ffmpeg_exe, probe
 from vhq.parallel import Shard, map_unordered
@@ -114,6 +115,10 @@ def encode(src: Path, t: Timing, sq: Region, frames: int, opts: Options, dest: P
         if opts.format == "png":
             tmp.mkdir()
         r = subprocess.run(ffmpeg_command(src, t, sq, frames, opts, tmp), capture_output=True, text=True)
+        if r.returncode == -signal.SIGXFSZ or "File too large" in r.stderr:
+            raise OutputError(f"{dest}: the file-size limit was reached while encoding", "raise it (ulimit -f) and re-run")
+        if "No space left" in r.stderr:
+            raise OutputError(f"{dest}: no space left on the device", "free some space and re-run")
         if r.returncode != 0:
             raise MediaError(f"{src}: ffmpeg failed cutting {dest.name}: {' | '.join(r.stderr.strip().splitlines()[-3:])}")
         got = probe(tmp).frames
@@ -179,6 +184,8 @@ def process(clip: Clip, ctx: Context, source: Source | None, key: str) -> dict:
             row[k] = ";".join(map(str, v)) if isinstance(v, tuple) else v
         if final:  # a clip dropped now must not keep an output from an earlier run with other settings
             files.remove(output_path(opts.out, clip.clip_id, opts.format))
+    except OutputError as e:
+        row.update(status=crop_status.ERROR, reason="cannot-write", detail=e.message)
     except VhqError as e:
         row.update(status=crop_status.ERROR, reason="media-error", detail=e.message)
     except Exception as e:  # noqa: BLE001 - recorded per clip; the run goes on and exits non-zero
@@ -216,6 +223,7 @@ def _done(row: dict | None, key: str, opts: Options) -> bool:
 
 def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | None = None) -> Summary:
     opts.validate()
+    files.check_writable(opts.out, folder=True)
     downloads = download_status.read(opts.videos)
     if not downloads:
         raise BadInput(f"--videos {opts.videos}: no download_status.csv", "run `vhq download --manifest M --out DIR` first and pass that DIR")
@@ -237,14 +245,19 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
     if limit is not None:
         todo = todo[:limit]
     (opts.out / CLIPS).mkdir(parents=True, exist_ok=True)  # only now: bad input above leaves nothing behind
-    write_run(manifest, opts)
-    ctx = Context(opts, downloads, Detector(opts.device))
+    # the table is this shard's lock: a second run on the same shard stops here, before writing anything
+    table = crop_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if shard.count == 1 or shard.owns(v.get("video_id", ""))})
+    try:
+        write_run(manifest, opts)
+        ctx = Context(opts, downloads, Detector(opts.device))
+    except BaseException:
+        table.close()
+        raise
     counts: dict[str, int] = {}
     reasons: dict[str, int] = {}
     errors: list[dict] = []
     import torch
 
-    table = crop_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if shard.count == 1 or shard.owns(v.get("video_id", ""))})
     info(f"vhq crop: {len(todo)} clip(s) to do, {done_before} done before; {opts.size}px {opts.format}"
          f"{f' crf {opts.crf}' if opts.format == 'mp4' else ''}; table {table.path}")
     for row in unhashed:
