@@ -56,3 +56,31 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_weights_fault(case, fault):
     fault(case)
+
+
+def test_a_fetch_over_the_file_size_limit_fails_in_one_line_and_resumes(tmp_path, cli, cli_env, _isolated_cache):
+    from vhq.testing import faults
+    from vhq.testing.mediaserver import MediaServer
+
+    www = tmp_path / "www" / "models"
+    www.mkdir(parents=True)
+    payload = os.urandom(3 << 20)
+    (www / "20180402-114759-vggface2.pt").write_bytes(payload)
+    root = tmp_path / "case"
+    root.mkdir()
+    cached = _isolated_cache / "weights" / "20180402-114759-vggface2.pt"
+
+    def resumed(_root: Path) -> None:
+        code, out, err = cli("weights", "fetch", "facenet_vggface2")
+        assert code == 0, err
+        assert cached.read_bytes() == payload
+
+    with MediaServer(tmp_path / "www") as srv:
+        case = Fault("fetch-over-the-file-size-limit", lambda r: ["weights", "fetch", "facenet_vggface2"], 1,
+                     r"^error: .*20180402-114759-vggface2\.pt.*: cannot write the download after \d+ bytes \(File too large\)", file_size_limit=1 << 20,
+                     absent=("$VHQ_CACHE/weights/20180402-114759-vggface2.pt",), after=resumed)
+        os.environ["VHQ_WEIGHTS_MIRROR"] = srv.url("models")
+        try:
+            faults.check(case, root, lambda argv: cli(*argv), env=cli_env(_isolated_cache, VHQ_WEIGHTS_MIRROR=srv.url("models")))
+        finally:
+            os.environ.pop("VHQ_WEIGHTS_MIRROR", None)
