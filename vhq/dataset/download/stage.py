@@ -83,8 +83,8 @@ class _Cancelled(Exception):
 def short_by(span: tuple[float, float] | None, duration: float | None, start: float, end: float, fps: float) -> float:
     """Seconds missing at the end of a file holding ``start``–``end`` of the source, for the ``span`` asked (0: complete).
 
-    YouTube rounds a video's duration to whole seconds, so a span reaching to within a second of
-    the end may end up to a second early; anywhere else a frame and a half is the tolerance.
+    YouTube gives a video's duration in whole seconds (rounded), so a span reaching into the last
+    second may end up to half a second early; anywhere else a frame and a half is the tolerance.
     """
     want = span[1] if span is not None else duration
     if not want:
@@ -92,8 +92,8 @@ def short_by(span: tuple[float, float] | None, duration: float | None, start: fl
     if duration:
         want = min(want, duration)
     slack = 1.5 / (fps or 25.0)
-    if duration and want >= duration - 1.0:
-        slack += 1.0
+    if duration and want > duration - 1.0:
+        slack += 0.5
     missing = want - end
     return missing if missing > slack else 0.0
 

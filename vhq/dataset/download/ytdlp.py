@@ -31,7 +31,8 @@ DEGRADED = (
     "require a gvs po token",
     "some formats may be missing",
     "only images are available",
-    "sabr",
+    "sabr-only",
+    "forcing sabr",
 )
 CLIENT = re.compile(r"Downloading (.+?) player API JSON")
 # Options vhq sets per video; passing them would break the stage.
