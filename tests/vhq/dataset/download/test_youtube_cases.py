@@ -110,7 +110,7 @@ def test_a_section_cut_short_is_never_counted(site, tmp_path, cli):
     fmt = site.root_path / "v" / "truncated01" / "137.mp4"
     site.drop_connection_after("v/truncated01/137.mp4", int(fmt.stat().st_size * 0.5), times=10)
     try:
-        code, stdout, _ = cli(*args(site, tmp_path / "m.csv", out, "--pad", "0"))
+        code, _, _ = cli(*args(site, tmp_path / "m.csv", out, "--pad", "0"))
     finally:
         site._server.truncate_after.clear()
     r = dstatus.read(out)["truncated01"]
