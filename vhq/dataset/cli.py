@@ -124,10 +124,13 @@ def download(
         ids = sh.select(sorted(by_video), key=str)[:limit]
         e = estimate({v: by_video[v] for v in ids}, pad, lossless=crf == 0)
         written = f"lossless intermediate at {LOSSLESS_MBITS:g} Mbit/s" if crf == 0 else f"CRF {crf} at about the source rate"
+        def size(gb: float) -> str:
+            return f"{gb:,.1f} GB" if gb >= 1 else f"{gb * 1000:.0f} MB"
+
         echo(f"{manifest}{f' shard {sh}' if sh.count > 1 else ''}: {e.videos} videos, {e.clips} clips, {e.sections} sections "
-             f"(padded by {pad:g} s), {e.hours:.2f} hours")
-        echo(f"at 1080p: about {e.fetched_gb:.1f} GB fetched (YouTube H.264 at {FETCH_MBITS:g} Mbit/s), "
-             f"{e.written_gb:.1f} GB written ({written}); assumed rates, not measured")
+             f"(padded by {pad:g} s), {e.hours:,.2f} hours of video")
+        echo(f"at 1080p: about {size(e.fetched_gb)} fetched (YouTube H.264 at {FETCH_MBITS:g} Mbit/s), "
+             f"{size(e.written_gb)} written ({written}); assumed rates, not measured")
         return
     if out is None:
         raise BadInput("vhq download needs --out", "the folder for the videos and download_status.csv")

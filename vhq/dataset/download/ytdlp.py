@@ -144,6 +144,9 @@ class Log:
             self.clients.append(m.group(1))
         if any(d in msg.lower() for d in DEGRADED) and msg not in self.degraded:
             self.degraded.append(msg)
+        self._show(msg)
+
+    def _show(self, msg: str) -> None:
         if self.verbose:
             say(f"[yt-dlp{self.prefix}] {msg}")
 
@@ -160,8 +163,9 @@ class Log:
         self._see(msg)
 
     def error(self, msg):
-        self.errors.append(str(msg))
-        self._see(str(msg))
+        # (in verbose mode yt-dlp appends the traceback: its source text is no evidence of anything)
+        self.errors.append(str(msg).split("\n")[0])
+        self._show(str(msg))
 
 
 def base_params(opts: Options, log: Log) -> dict:
