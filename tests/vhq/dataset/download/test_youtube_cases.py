@@ -255,3 +255,11 @@ def test_sigkill_mid_vp9_section_resumes_to_identical_files(site, tmp_path, cli)
     assert code == 0, err
     a, b = dstatus.read(reference)["vp9webm1080"], dstatus.read(out)["vp9webm1080"]
     assert a["file_sha256"] == b["file_sha256"] and a["sections"] == b["sections"]
+
+
+def test_verbose_shows_yt_dlp_log(site, tmp_path, cli):
+    M.save([clip("captcha0001", 10, 40)], tmp_path / "m.csv")
+    code, _, err = cli(*args(site, tmp_path / "m.csv", tmp_path / "videos", "--verbose"))
+    assert code == 1 and "[yt-dlp w1] [youtube-standin] captcha0001: Downloading web player API JSON" in err
+    code, _, err = cli(*args(site, tmp_path / "m.csv", tmp_path / "quiet"))
+    assert "[yt-dlp" not in err
