@@ -148,13 +148,11 @@ class Downloader:
             if row["status"] not in download_status.PAUSING:
                 if row["status"] == download_status.OK:
                     self.gate.reset()
+                elif row["status"] == download_status.BOT_CHECK:
+                    warn(f"{video_id}: bot-check ({row['reason'][:160]})")
                 break
             left = self.gate.trip(started)
             pauses.append(left)
-            if row["status"] == download_status.BOT_CHECK:
-                # Asking again for the same video only digs deeper; the batch counts bot checks in a row.
-                warn(f"{video_id}: {row['status']} ({row['reason'][:120]}); all workers pause {left:.0f}s")
-                break
             if attempt < self.opts.attempts:
                 warn(f"{video_id}: {row['status']} ({row['reason'][:120]}); all workers pause {left:.0f}s")
         if pauses:

@@ -136,8 +136,9 @@ SHORT_SECTION = "short-section"
 
 FINAL = ("ok", "below-min-height", "unavailable", "private", "age-restricted", "members-only", "geo-blocked")
 RETRYABLE = ("rate-limited", "bot-check", "degraded-probe", "short-section", "forbidden", "js-runtime", "no-formats", "network", "unexpected")
-# Statuses that mean "this IP is being throttled": the whole worker pool pauses before going on.
-PAUSING = ("rate-limited", "bot-check")
+# "This IP is being throttled": the whole worker pool pauses before going on. A bot check does not
+# pause (waiting does not lift it); bot checks in a row end the run instead.
+PAUSING = ("rate-limited",)
 
 ERROR_TABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rate-limited", (

@@ -2,6 +2,7 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -235,7 +236,7 @@ def test_each_worker_has_its_own_cookie_file(tmp_path):
     for t in threads:
         t.join()
     paths = {s.ydl.params["cookiefile"] for s in sessions}
-    assert len(paths) == 2 and str(src) not in paths and all(open(p).read() == src.read_text() for p in paths)
+    assert len(paths) == 2 and str(src) not in paths and all(Path(p).read_text() == src.read_text() for p in paths)
     before = src.read_text()
     dl.close()  # yt-dlp writes each jar back on close: into the copies, never the user's file
     assert src.read_text() == before and not any(os.path.exists(p) for p in paths)

@@ -128,7 +128,9 @@ def test_bot_checks_in_a_row_end_the_run(site, tmp_path, cli):
     ids = [f"botcheck{i:03d}" for i in range(1, 5)] + ["vp9webm1080"]
     M.save([clip(v, 10, 40) for v in ids], tmp_path / "m.csv")
     out = tmp_path / "videos"
+    n = len(site.requests)
     code, stdout, err = cli(*args(site, tmp_path / "m.csv", out, "--workers", "1", "--max-bot-checks", "3", "--min-height", "360"))
+    asked = [p for p, _ in site.requests[n:] if p.startswith("/yt/")]
     assert code == 1
     [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert "bot check on 3 videos in a row (botcheck001, botcheck002, botcheck003)" in line
@@ -136,8 +138,9 @@ def test_bot_checks_in_a_row_end_the_run(site, tmp_path, cli):
     st = dstatus.read(out)
     assert {v: r["status"] for v, r in st.items()} == {f"botcheck{i:03d}": "bot-check" for i in (1, 2, 3)}
     assert "bot-check 3" in stdout  # the summary is printed before the error, and the table is kept
-    # one pause per video, not a retry of the same one
-    assert all("paused all workers 1x" in st[v]["reason"] for v in st)
+    # no pause (waiting does not lift a bot check) and no second try of the same video
+    assert not any("paused" in st[v]["reason"] for v in st)
+    assert asked == [f"/yt/botcheck{i:03d}" for i in (1, 2, 3)]
     # once the IP is fine again, a re-run does what is left
     code, stdout, _ = cli(*args(site, tmp_path / "m.csv", out, "--max-bot-checks", "10", "--min-height", "360"))
     st = dstatus.read(out)
