@@ -108,6 +108,21 @@ class Downloader:
         self._lock = threading.Lock()
         self.cookies = CookieCopies(opts.cookies)
         self.recorded_options = recorded_options(opts)
+        self.streak: list[str] = []  # videos answered with a bot check since the last other answer
+        self.flagged: list[str] | None = None  # the streak that ended the run
+
+    def _note(self, video_id: str, status: str) -> None:
+        """Count bot checks in a row (in the worker, so the next video is not started after the last straw)."""
+        with self._lock:
+            if status != download_status.BOT_CHECK:
+                self.streak.clear()
+                return
+            if video_id not in self.streak:
+                self.streak.append(video_id)
+            if len(self.streak) >= self.opts.max_bot_checks and self.flagged is None:
+                self.flagged = self.streak[:]
+                self.stop.set()  # workers finish the video in hand; the rest stay undone
+                self.gate.abort()
 
     def session(self) -> Session:
         s = getattr(self._local, "session", None)
@@ -158,6 +173,7 @@ class Downloader:
         if pauses:
             row["reason"] = (row["reason"] + "; " if row["reason"] else "") + \
                 f"paused all workers {len(pauses)}x ({', '.join(f'{p:.0f}s' for p in pauses)})"
+        self._note(video_id, row["status"])
         if self.opts.sleep > 0 and not self.stop.is_set():
             self.stop.wait(self.opts.sleep)
         return Result(row, pauses)
@@ -375,8 +391,6 @@ def _download(todo: list[str], by_video: dict, opts: Options, table, counts: dic
     gate = PauseGate(opts.backoff)
     stop = threading.Event()
     dl = Downloader(opts, gate, stop)
-    streak: list[str] = []
-    stopped = None
     try:
         info(f"download: {len(todo)} videos to do; {versions()}; "
              f"min height {opts.min_height}; {'whole videos' if opts.full else f'sections padded by {opts.pad:g}s'}; "
@@ -391,15 +405,6 @@ def _download(todo: list[str], by_video: dict, opts: Options, table, counts: dic
                 row = res.row
             table.put(row)
             counts[row["status"]] = counts.get(row["status"], 0) + 1
-            if row["status"] == download_status.BOT_CHECK:
-                if vid not in streak:
-                    streak.append(vid)
-                if len(streak) >= opts.max_bot_checks and stopped is None:
-                    stopped = streak[:]
-                    stop.set()  # workers finish the video in hand; the rest stay undone
-                    gate.abort()
-            else:
-                streak.clear()
     except BaseException:
         stop.set()
         gate.abort()
@@ -408,4 +413,4 @@ def _download(todo: list[str], by_video: dict, opts: Options, table, counts: dic
         dl.close()
     final_rows = {vid: table.rows.get(vid) for vid in todo}
     retryable = sorted(v for v, r in final_rows.items() if r is None or download_status.is_retryable(r["status"]))
-    return Summary(counts, 0, retryable, table.path, stopped=_bot_check_hint(stopped) if stopped else None)
+    return Summary(counts, 0, retryable, table.path, stopped=_bot_check_hint(dl.flagged) if dl.flagged else None)
