@@ -89,6 +89,11 @@ def _render(root: Path, height: int, frames: int, codec: str, gop: int) -> Path:
     return webm
 
 
+# Logged at debug level by yt-dlp for its default web client: routine, not a sign of a degraded probe.
+WEB_SABR_DEBUG = ("{video_id}: Some web client https formats have been skipped as they are missing a URL. YouTube is forcing SABR "
+                  "streaming for this client. See  https://github.com/yt-dlp/yt-dlp/issues/12482  for more details")
+
+
 def write_format(root: Path, video_id: str, itag: str, height: int, frames: int, codec: str = "h264", sr: bool = False,
                  gop: int = 25, label: str | None = None) -> dict:
     """One format file (H.264 mp4 or VP9 WebM, 16:9) of ``video_id`` and its player-response entry."""

@@ -25,14 +25,14 @@ from vhq.io.video import ffmpeg_exe
 # Extra yt-dlp extractor classes tried before yt-dlp's own for the URLs they match (a stand-in site).
 EXTRACTORS: list = []
 
-# yt-dlp's words (lower case) for "this probe did not see every format".
+# yt-dlp's warnings (lower case) for "this probe did not see every format". Only warnings count:
+# yt-dlp logs the routine cases (its default clients' skipped formats, web's forced SABR) at debug level.
 DEGRADED = (
     "formats have been skipped",
     "require a gvs po token",
     "some formats may be missing",
     "only images are available",
     "sabr-only",
-    "forcing sabr",
 )
 CLIENT = re.compile(r"Downloading (.+?) player API JSON")
 # Options vhq sets per video; passing them would break the stage.
@@ -142,8 +142,6 @@ class Log:
         m = CLIENT.search(msg)
         if m and m.group(1) not in self.clients:
             self.clients.append(m.group(1))
-        if any(d in msg.lower() for d in DEGRADED) and msg not in self.degraded:
-            self.degraded.append(msg)
         self._show(msg)
 
     def _show(self, msg: str) -> None:
@@ -160,6 +158,8 @@ class Log:
         msg = str(msg)
         if msg not in self.warnings:
             self.warnings.append(msg)
+        if any(d in msg.lower() for d in DEGRADED) and msg not in self.degraded:
+            self.degraded.append(msg)
         self._see(msg)
 
     def error(self, msg):
