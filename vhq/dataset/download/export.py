@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vhq import __version__
 from vhq.dataset.download import status as download_status
 from vhq.errors import BadInput
 from vhq.io import files
@@ -31,7 +30,7 @@ def export(videos: str | os.PathLike, dest: str | os.PathLike) -> tuple[Path, di
             continue  # a temporary state of this run says nothing about the video
         max_height = r.get("max_height") or (r.get("height") if r["status"] in (download_status.OK, download_status.BELOW_MIN_HEIGHT) else "")
         out.append({"video_id": vid, "status": r["status"], "max_height": max_height or "", "upscaled": r.get("upscaled") or "",
-                    "checked": (r.get("updated") or "")[:10], "vhq_version": r.get("vhq_version") or __version__,
+                    "checked": (r.get("updated") or "")[:10], "vhq_version": r.get("vhq_version") or "",
                     "yt_dlp_version": r.get("yt_dlp_version") or ""})
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     return files.write_csv(dest, out, FIELDS), counts
