@@ -296,7 +296,8 @@ def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, proto
         write_clip_record(rec / f"clips_{name}_{protocol.name}_real.csv", real_clips, protocol, "real")
         write_clip_record(rec / f"clips_{name}_{protocol.name}_pred.csv", pred_clips, protocol, "fake")
     device = distributed.resolve_device(opts.device)
-    model = None
+    model = load(weight, device)
+    dim = getattr(model, "feature_dim", dim)  # a shrunk test network reports its own width
     store = cache.ContentCache("real_video_stats")
     chosen = select_videos(real_videos, protocol)
     key = real_cache_key(chosen, name, prov["weight_sha256"], protocol, keep)
@@ -310,13 +311,10 @@ def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, proto
         real = FeatureAccumulator.from_cache(cached, dim, keep)
         real_state = "cached"
     else:
-        model = load(weight, device)
         real = accumulate(model, real_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{name} real")
         if opts.use_cache and distributed.rank() == 0:
             store.put(key, real.to_cache())
         real_state = "computed"
-    if model is None:
-        model = load(weight, device)
     pred = accumulate(model, pred_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{name} pred")
 
     common = {
@@ -327,7 +325,7 @@ def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, proto
 
 
 def _rows_from_features(metrics, real: FeatureAccumulator, pred: FeatureAccumulator, protocol: ClipProtocol, opts: DistributionOptions, common: dict) -> list[dict]:
-    dim = metrics[0].backbone.feature_dim
+    dim = common["feature_dim"]
     fd_method = protocol.fd_method or opts.fd_method
     rows = []
     for m in metrics:
@@ -348,9 +346,6 @@ def _rows_against_imported(metrics, pred_videos, protocol: ClipProtocol, opts: D
     """Fréchet metrics of the generated set against published real-set statistics."""
     backbone = metrics[0].backbone
     imported = read_real_stats(opts.real_stats)
-    if imported.stats.dim != backbone.feature_dim:
-        raise BadInput(f"{imported.path}: statistics of {imported.stats.dim}-d features; {backbone.name} gives {backbone.feature_dim}-d",
-                       "use the file made with the same network (cd-fvd names them videomae_… or i3d_…)")
     if protocol.trials > 1 or protocol.clips_per_trial:
         raise BadInput(f"protocol {protocol.name} draws trials from the real features; published statistics hold only sums")
     pred_clips = plan_clips(pred_videos, protocol, "fake")
@@ -358,12 +353,16 @@ def _rows_against_imported(metrics, pred_videos, protocol: ClipProtocol, opts: D
         write_clip_record(Path(opts.record_dir) / f"clips_{backbone.name}_{protocol.name}_pred.csv", pred_clips, protocol, "fake")
     device = distributed.resolve_device(opts.device)
     model = load(weight, device)
-    pred = accumulate(model, pred_clips, protocol, backbone.feature_dim, False, device, opts.batch_size, opts.workers, f"{backbone.name} pred")
-    real = FeatureAccumulator(backbone.feature_dim)
+    dim = getattr(model, "feature_dim", backbone.feature_dim)
+    if imported.stats.dim != dim:
+        raise BadInput(f"{imported.path}: statistics of {imported.stats.dim}-d features; the {backbone.name} network gives {dim}-d",
+                       "use the file made with the same network (cd-fvd names them videomae_… or i3d_…)")
+    pred = accumulate(model, pred_clips, protocol, dim, False, device, opts.batch_size, opts.workers, f"{backbone.name} pred")
+    real = FeatureAccumulator(dim)
     s = imported.stats
     real.total, real.outer, real.count = torch.from_numpy(s.total.copy()), torch.from_numpy(s.outer.copy()), torch.tensor(s.count)
     common = {
-        **_protocol_fields(protocol), **prov, "backbone": backbone.name, "feature_dim": backbone.feature_dim, "real_stats": "imported",
+        **_protocol_fields(protocol), **prov, "backbone": backbone.name, "feature_dim": dim, "real_stats": "imported",
         "real_stats_file": imported.path.name, "real_stats_sha256": imported.sha256,
         "n_pred": len({c.key for c in pred_clips}), "n_real": s.count,
     }

@@ -118,6 +118,10 @@ class VideoMAEv2(nn.Module):
     def train(self, mode: bool = True):
         return super().train(False)  # a frozen feature extractor
 
+    @property
+    def feature_dim(self) -> int:
+        return self.dim
+
     def position_table(self, t: int, h: int, w: int, device, dtype) -> torch.Tensor:
         """``[t·h·w, dim]`` for a token grid of t tubelets × h × w patches."""
         full_t, full_hw = FRAMES // TUBELET, IMAGE_SIZE // PATCH
