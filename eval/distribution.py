@@ -33,7 +33,17 @@ from eval import catalog
 from eval.functional import frechet, identity_stats, kernel
 from eval.metrics import FeatureAccumulator
 from eval.options import DistributionOptions
-from eval.video_protocols import FID_PROTOCOLS, FVD_PROTOCOLS, VIDEOMAE_PROTOCOLS, Clip, ClipProtocol, extract_features, plan_clips, select_videos, write_clip_record
+from eval.video_protocols import (
+    FID_PROTOCOLS,
+    FVD_PROTOCOLS,
+    VIDEOMAE_PROTOCOLS,
+    Clip,
+    ClipProtocol,
+    extract_features,
+    plan_clips,
+    select_videos,
+    write_clip_record,
+)
 from vhq import console, distributed, weights
 from vhq.errors import BadInput
 from vhq.io import cache, files, video
@@ -95,11 +105,11 @@ def real_cache_key(videos: dict[str, Path], backbone: str, weight_sha256: str, p
 class _StatsUnpickler(pickle.Unpickler):
     """Builds only what a numpy array pickle needs; any other class or function is refused."""
 
-    ALLOWED = {
+    ALLOWED = frozenset({
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
-    }
+    })
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:

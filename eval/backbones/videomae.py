@@ -157,7 +157,7 @@ def architecture_of(state: dict, source) -> dict:
     except KeyError as err:
         raise BadInput(f"{source}: not a VideoMAE-v2 state dict (no {err.args[0]})") from None
     depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
-    return dict(dim=dim, depth=depth, mlp_hidden=hidden, num_classes=classes)
+    return {"dim": dim, "depth": depth, "mlp_hidden": hidden, "num_classes": classes}
 
 
 def unwrap(obj, source) -> dict:

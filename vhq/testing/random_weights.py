@@ -137,7 +137,7 @@ def write_videomae_checkpoint(path: Path, depth: int | None = 2, dim: int = 64, 
     g = torch.Generator().manual_seed(seed)
     state = OrderedDict()
     for key, shape in shapes.items():
-        if key.endswith("norm1.weight") or key.endswith("norm2.weight") or key == "fc_norm.weight":
+        if key.endswith(("norm1.weight", "norm2.weight")) or key == "fc_norm.weight":
             t = 1 + 0.1 * torch.randn(shape, generator=g)
         elif len(shape) == 1:
             t = 0.1 * torch.randn(shape, generator=g)

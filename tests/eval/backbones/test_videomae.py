@@ -88,3 +88,38 @@ def test_features_equal_cd_fvd_forward_features_on_the_same_weights(tmp_path, fr
     x = torch.rand(2, 3, frames, 224, 224, generator=torch.Generator().manual_seed(frames))
     with torch.no_grad():
         torch.testing.assert_close(ours(x), peer.forward_features(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.realweights
+@pytest.mark.parametrize("metric, weight, filename, stats_name, expected", [
+    ("fvd_videomae", "videomae_v2_g_ssv2", "vit_g_hybrid_pt_1200e_ssv2_ft.pth", "videomae_ucf101_full_res128_len16_skip1_seed0.pkl", 1064.6156),
+    ("fvd_i3d", "i3d_pretrained_400", "i3d_pretrained_400.pt", "i3d_ucf101_full_res128_len16_skip1_seed0.pkl", 3383.96),
+])
+def test_cd_fvd_readme_numbers_on_a_gpu(cli, tmp_path, metric, weight, filename, stats_name, expected):
+    """cd-fvd's README example: UCF-101 statistics at 128 px vs its example videos loaded at 256 px, n_fake=2048.
+
+    Needs CUDA, the real weight in the user cache (``VHQ_REAL_CACHE``), the example videos
+    (``VHQ_CDFVD_EXAMPLES``: the folder cd-fvd's ``download_example_videos.sh`` makes) and the two
+    published statistics files (``VHQ_CDFVD_STATS``: a folder). cd-fvd draws its clips with Python's
+    ``random`` through a shuffling DataLoader, so the 2048 clips differ from ours: agreement is to
+    the sampling noise of 2048 clips (2 %), not to the last digit.
+    """
+    import os
+    from pathlib import Path
+
+    from vhq.io import files
+    from vhq.testing.random_weights import real_weight_file
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA (ViT-g over 2048 clips)")
+    real = real_weight_file(weight, filename)
+    examples, stats_dir = os.environ.get("VHQ_CDFVD_EXAMPLES"), os.environ.get("VHQ_CDFVD_STATS")
+    if real is None or not examples or not stats_dir or not (Path(stats_dir) / stats_name).is_file():
+        pytest.skip("needs the real weight (VHQ_REAL_CACHE), VHQ_CDFVD_EXAMPLES and VHQ_CDFVD_STATS")
+    weights.import_file(weight, real)  # must match the pinned hash
+    protocol = ["--fvd-protocol", "cd-fvd-i3d"] if metric == "fvd_i3d" else []
+    code, _, err = cli("eval", "--pred", examples, "--real-stats", Path(stats_dir) / stats_name, "--metrics", metric, *protocol,
+                       "--clip-resolution", "256", "--resample-to", "2048", "--seed", "42", "--device", "cuda", "--out", tmp_path / "o")
+    assert code == 0, err
+    [row] = files.read_csv(tmp_path / "o" / "summary.csv")
+    assert float(row["value"]) == pytest.approx(expected, rel=0.02)
