@@ -477,6 +477,8 @@ def evaluate_distribution(
     for m in wanted:
         if m.scorer == "clips":
             groups.setdefault((m.backbone.name, m.clips), []).append(m)
+    for group in groups.values():  # every missing weight fails before any set is featurised
+        weights.path(opts.weight(group[0].backbone))
     for (_, clips), group in groups.items():
         name = {"fid": opts.fid_protocol, "videomae": opts.videomae_protocol}.get(clips, opts.fvd_protocol)
         protocol = opts.protocol(name, for_fid=clips == "fid")
