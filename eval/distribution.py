@@ -477,12 +477,12 @@ def evaluate_distribution(
     for m in wanted:
         if m.scorer == "clips":
             groups.setdefault((m.backbone.name, m.clips), []).append(m)
+    real_videos = _videos(real_dir, "real") if groups and opts.real_stats is None else {}
     for group in groups.values():  # every missing weight fails before any set is featurised
         weights.path(opts.weight(group[0].backbone))
     for (_, clips), group in groups.items():
         name = {"fid": opts.fid_protocol, "videomae": opts.videomae_protocol}.get(clips, opts.fvd_protocol)
         protocol = opts.protocol(name, for_fid=clips == "fid")
-        real_videos = _videos(real_dir, "real") if opts.real_stats is None else {}
         rows += _feature_rows(group, pred_videos, real_videos, protocol, opts)
     embedding_metrics = [m for m in wanted if m.scorer == "embeddings"]
     if embedding_metrics:
