@@ -181,14 +181,15 @@ def plan_clips(videos: dict[str, Path], protocol: ClipProtocol, role: str, lengt
     chosen = select_videos(videos, protocol)
     clips: list[Clip] = []
     short: list[str] = []
+    known: dict[str, int] = {}
     for key, path in chosen.items():
-        n = lengths[key] if lengths and key in lengths else video.probe(path).frames
+        n = known[key] = lengths[key] if lengths and key in lengths else video.probe(path).frames
         starts = clip_starts(key, n, mode, protocol)
         if not starts:
             short.append(f"{path} ({n} frames)")
         clips += [Clip(key, Path(path), s, protocol.frames, protocol.stride) for s in starts]
     if role == "fake" and protocol.resample_to and not short:
-        clips = resample_clips(chosen, {c.key: c for c in clips}, lengths or {}, mode, protocol)
+        clips = resample_clips(chosen, {c.key: c for c in clips}, known, mode, protocol)
     if short:
         need = protocol.span
         raise BadInput(
@@ -213,8 +214,7 @@ def resample_clips(chosen: dict[str, Path], first: dict[str, Clip], lengths: dic
             if p == 0:
                 clip = first[key]
             else:
-                n = lengths.get(key) or video.probe(chosen[key]).frames
-                start = clip_starts(f"{key}#{p}", n, mode, protocol)[0]
+                start = clip_starts(f"{key}#{p}", lengths[key], mode, protocol)[0]
                 clip = Clip(key, Path(chosen[key]), start, protocol.frames, protocol.stride)
             out.append(clip)
             if len(out) == target:
