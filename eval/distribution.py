@@ -93,9 +93,10 @@ def set_digest(videos: dict[str, Path]) -> str:
 
 
 def real_cache_key(videos: dict[str, Path], backbone: str, weight_sha256: str, protocol: ClipProtocol, keep_features: bool) -> str:
+    real_side = {k: v for k, v in protocol.record().items() if k != "resample_to"}  # a generated-set rule
     return cache.make_key(
         kind="real_video_features", files=set_digest(videos), backbone=backbone, weight_sha256=weight_sha256,
-        protocol=protocol.record(), features=keep_features,
+        protocol=real_side, features=keep_features,
     )
 
 
@@ -477,13 +478,15 @@ def evaluate_distribution(
     for m in wanted:
         if m.scorer == "clips":
             groups.setdefault((m.backbone.name, m.clips), []).append(m)
+    protocols = {clips: opts.protocol({"fid": opts.fid_protocol, "videomae": opts.videomae_protocol}.get(clips, opts.fvd_protocol), for_fid=clips == "fid")
+                 for _, clips in groups}
+    if opts.clip_resolution is not None and not any(p.clip_resolution for p in protocols.values()):
+        raise BadInput(f"--clip-resolution {opts.clip_resolution}: no requested metric uses the cd-fvd loader", "it applies to fvd_videomae and to --fvd-protocol cd-fvd-i3d")
     real_videos = _videos(real_dir, "real") if groups and opts.real_stats is None else {}
     for group in groups.values():  # every missing weight fails before any set is featurised
         weights.path(opts.weight(group[0].backbone))
     for (_, clips), group in groups.items():
-        name = {"fid": opts.fid_protocol, "videomae": opts.videomae_protocol}.get(clips, opts.fvd_protocol)
-        protocol = opts.protocol(name, for_fid=clips == "fid")
-        rows += _feature_rows(group, pred_videos, real_videos, protocol, opts)
+        rows += _feature_rows(group, pred_videos, real_videos, protocols[clips], opts)
     embedding_metrics = [m for m in wanted if m.scorer == "embeddings"]
     if embedding_metrics:
         rows += _identity_rows(embedding_metrics, pred_videos, source_dir, opts, embedder, embedder_info)

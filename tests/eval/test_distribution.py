@@ -505,3 +505,9 @@ def test_statistics_import_refuses_code_and_malformed_files(tmp_path, monkeypatc
             distribution.read_real_stats(tmp_path / name)
     with pytest.raises(BadInput, match="does not exist"):
         distribution.read_real_stats(tmp_path / "absent.pkl")
+
+
+def test_clip_resolution_without_a_cd_fvd_metric_is_refused(tmp_path):
+    pred, real = _make_set(tmp_path / "pred", 2, 1), _make_set(tmp_path / "real", 2, 2)
+    with pytest.raises(BadInput, match="--clip-resolution 128: no requested metric uses the cd-fvd loader"):
+        evaluate_distribution(pred, real, ["fvd_i3d"], clip_resolution=128)

@@ -50,8 +50,7 @@ def test_fp16_file_loads_strictly_through_the_registry_as_float32(tmp_path, wrap
     torch.testing.assert_close(model.blocks[1].attn.v_bias, state["blocks.1.attn.v_bias"].float())
     with torch.no_grad():
         feats = model(torch.rand(2, 3, 16, 224, 224))
-        single = model(torch.rand(2, 3, 16, 224, 224)[:0])  # empty batch runs
-    assert feats.shape == (2, DIM) and torch.isfinite(feats).all() and single.shape == (0, DIM)
+    assert feats.shape == (2, DIM) and torch.isfinite(feats).all() and feats.std(0).min() > 0
     assert weights.provenance("videomae_v2_g_ssv2")["weight_state"] == "unverified"
 
 
