@@ -65,8 +65,8 @@ def test_a_second_crop_on_the_same_shard_is_refused_naming_the_first(cli, tmp_pa
     m, dl = downloads(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import files\n"
-                               "with files.exclusive_writer(sys.argv[1], folder=False):\n    print('held', flush=True); time.sleep(120)",
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import lease\n"
+                               "with lease.exclusive_writer(sys.argv[1], folder=False):\n    print('held', flush=True); time.sleep(120)",
                                out / "crop_status.csv"], stdout=subprocess.PIPE, text=True, env=cli_env(_isolated_cache))
     try:
         assert holder.stdout.readline().strip() == "held"

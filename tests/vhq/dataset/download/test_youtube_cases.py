@@ -180,9 +180,8 @@ def test_export_status_and_skip_known(site, tmp_path, cli):
 HOLD = """
 import sys, time
 from pathlib import Path
-from vhq.dataset.download.lease import Lease
-from vhq.parallel import Shard
-Lease(Path(sys.argv[1]) / "download.1-of-2.lease", 600).acquire()
+from vhq.io.lease import Lease
+Lease(Path(sys.argv[1]) / "download.1-of-2.lease", "this shard is being downloaded").acquire()
 print("held", flush=True)
 time.sleep(60)
 """
