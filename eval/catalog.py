@@ -8,6 +8,8 @@ Paired protocols (``--protocol``):
 - ``lia`` (default): L1 and LPIPS video-weighted (LIA ``evaluation.py``: mean per video, then
   over videos); AKD, MKR and AED frame-weighted (pose-evaluation, which LIA uses for them).
 - ``fomm``: everything frame-weighted (FOMM/MRAA ``reconstruction.py`` + pose-evaluation).
+Both default sets take AED from OpenFace (``aed``, column ``aed_openface``: pose-evaluation's
+network, the one the published tables use); ``aed_facenet`` is the facenet-pytorch variant.
 Distribution metrics compare two unpaired sets: FVD, KVD and video FID are set-weighted, ACD and
 csim are means over the generated videos.
 
@@ -45,6 +47,7 @@ LPIPS_ALEX = Backbone("lpips_alex", "eval.backbones.lpips_alex:LpipsAlex.from_re
 FAN2D = Backbone("fan2d", "eval.backbones.fan:FanLandmarker", ("fan2d", "s3fd"))
 DLIB68 = Backbone("dlib68", "eval.backbones.dlib68:Dlib68Landmarker", ("dlib68",), install="pip install 'vhq[landmarks]'")
 FACENET = Backbone("facenet", "eval.backbones.facenet:IdentityEmbedder", ("facenet_vggface2",))
+OPENFACE = Backbone("openface", "eval.backbones.openface:OpenFaceEmbedder", ("openface",))
 I3D = Backbone("i3d", "eval.backbones.i3d:load_i3d", ("i3d_pretrained_400",), feature_dim=400)
 R3DX101 = Backbone("r3dx101", "eval.backbones.resnext3d:load_resnext101", ("resnext101_kinetics",), feature_dim=2048)
 
@@ -99,7 +102,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("mkr", "mkr_face_fan2d", "paired", "landmarks", FAN2D, measure="mkr", default=True),
     Metric("akd_dlib68", "akd_dlib68", "paired", "landmarks", DLIB68, measure="akd"),
     Metric("mkr_dlib68", "mkr_face_dlib68", "paired", "landmarks", DLIB68, measure="mkr"),
-    Metric("aed", "aed_facenet", "paired", "identity", FACENET, measure="aed", default=True),
+    Metric("aed", "aed_openface", "paired", "identity", OPENFACE, measure="aed", default=True),
+    Metric("aed_facenet", "aed_facenet", "paired", "identity", FACENET, measure="aed"),
     Metric("fvd_i3d", "fvd_i3d", "distribution", "clips", I3D, measure="frechet", clips="fvd", weighting="set", default=True),
     Metric("kvd", "kvd", "distribution", "clips", I3D, measure="kernel", clips="fvd", weighting="set", default=True),
     Metric("fid_r3dx101", "fid_r3dx101", "distribution", "clips", R3DX101, measure="frechet", clips="fid", weighting="set", default=True),

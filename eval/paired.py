@@ -210,11 +210,11 @@ class IdentityScorer(PerSideScorer):
     """AED: per-frame distance between identity embeddings of both sides."""
 
     cache_kind = "identity"
-    sort_key = (2, "")
 
     def __init__(self, metric: catalog.Metric, opts: EvalOptions, net):
         self.metric, self.opts, self.net = metric, opts, net
         self.column = opts.column(metric)
+        self.sort_key = (2, self.column)
         self.mtcnn = opts.aed_crop == "mtcnn"
 
     def columns(self) -> list[str]:
@@ -232,13 +232,13 @@ class IdentityScorer(PerSideScorer):
         d = aed_per_frame(pe, gt, squared=self.opts.aed_distance == "squared")
         noface = torch.isnan(pe).any(1) | torch.isnan(gt).any(1)
         acc = _mean_stats(d, "identity", pair, allowed_nan=noface if self.mtcnn else None)
-        stats["identity"] = acc.state_dict()
+        stats[self.column] = acc.state_dict()
         row[self.column] = _fmt(acc.compute("frame"))
         if self.mtcnn:
             row[f"{self.column}_frames"] = int((~noface).sum())
 
     def summarise(self, metric: catalog.Metric, results: list["VideoResult"], weighting: str) -> tuple[float, int, int, dict]:
-        acc = _frame_means(results, "identity")
+        acc = _frame_means(results, self.column)
         return acc.compute(weighting), int(acc.frame_count), int(acc.video_count), {}
 
 

@@ -26,13 +26,13 @@ def test_identical_pred_and_gt_give_exact_zeros(cli, eval_weights, tmp_path):
     gt, pred, out = tmp_path / "gt", tmp_path / "pred", tmp_path / "out"
     video.write_video(gt / "id1" / "a.mp4", torch.from_numpy(face_frames(2, size=96)), fps=25)
     shutil.copytree(gt, pred)
-    metrics = "l1,lpips,akd,mkr,aed,akd_dlib68,mkr_dlib68"
+    metrics = "l1,lpips,akd,mkr,aed,aed_facenet,akd_dlib68,mkr_dlib68"
     code, stdout, err = cli("eval", "--pred", pred, "--gt", gt, "--out", out, "--metrics", metrics, "--name", "copy", "--leaderboard", tmp_path / "lb.csv")
     assert code == 0, err
     rows = files.read_csv(out / "per_video.csv")
     assert [r["key"] for r in rows] == ["id1/a"]
     s = _summary(out)
-    assert set(s) == {"l1", "lpips_alex", "akd_fan2d", "mkr_face_fan2d", "aed_facenet", "akd_dlib68", "mkr_face_dlib68"}
+    assert set(s) == {"l1", "lpips_alex", "akd_fan2d", "mkr_face_fan2d", "aed_openface", "aed_facenet", "akd_dlib68", "mkr_face_dlib68"}
     for metric, r in s.items():
         assert float(r["value"]) == 0.0, metric
         assert r["protocol"] == "lia" and r["model"] == "copy" and r["vhq_version"]
@@ -41,7 +41,7 @@ def test_identical_pred_and_gt_give_exact_zeros(cli, eval_weights, tmp_path):
     assert int(s["akd_dlib68"]["n_frames"]) == 2  # the real dlib detector finds the synthetic face
     assert s["lpips_alex"]["weight"] == "alexnet+lpips_alex_lin" and s["lpips_alex"]["weight_verified"] == "False"
     assert s["l1"]["weighting"] == "video" and s["akd_fan2d"]["weighting"] == "frame"
-    assert len(files.read_csv(tmp_path / "lb.csv")) == 7
+    assert len(files.read_csv(tmp_path / "lb.csv")) == 8
     assert "akd_fan2d" in stdout and str(out / "per_video.csv") in stdout
 
 
@@ -176,7 +176,7 @@ def test_aed_mtcnn_crop_is_its_own_metric(cli, eval_weights, tmp_path):
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     write_pngs(gt / "a", face_frames(2, size=128, face_scale=0.6))
     write_pngs(pred / "a", face_frames(2, size=128, face_scale=0.6, seed=3))
-    code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "aed", "--aed-crop", "mtcnn", "--aed-distance", "l2", "--out", tmp_path / "o")
+    code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "aed_facenet", "--aed-crop", "mtcnn", "--aed-distance", "l2", "--out", tmp_path / "o")
     assert code == 0, err
     row = files.read_csv(tmp_path / "o" / "per_video.csv")[0]
     assert row["aed_facenet_mtcnn_l2_frames"] == "2"  # MTCNN (shipped weights) finds the synthetic face
