@@ -30,6 +30,7 @@ PROTOCOLS = ("lia", "fomm")
 DEFAULT_PROTOCOL = "lia"
 AED_CROPS = ("frame", "mtcnn")
 AED_DISTANCES = ("squared", "l2")
+MIN_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,11 @@ class Backbone:
     weights: tuple[str, ...]
     install: str = ""  # how to get the weights when `vhq weights fetch` cannot
     feature_dim: int = 0  # video backbones: size of the feature vector
+    min_size: int = 0  # smallest frame side the network accepts (0: any the metric allows)
 
 
-LPIPS_ALEX = Backbone("lpips_alex", "eval.backbones.lpips_alex:LpipsAlex.from_registry", ("alexnet", "lpips_alex_lin"))
-FAN2D = Backbone("fan2d", "eval.backbones.fan:FanLandmarker", ("fan2d", "s3fd"))
+LPIPS_ALEX = Backbone("lpips_alex", "eval.backbones.lpips_alex:LpipsAlex.from_registry", ("alexnet", "lpips_alex_lin"), min_size=31)  # AlexNet conv5
+FAN2D = Backbone("fan2d", "eval.backbones.fan:FanLandmarker", ("fan2d", "s3fd"), min_size=32)  # S3FD's deepest pyramid level
 DLIB68 = Backbone("dlib68", "eval.backbones.dlib68:Dlib68Landmarker", ("dlib68",), install="pip install 'vhq[landmarks]'")
 FACENET = Backbone("facenet", "eval.backbones.facenet:IdentityEmbedder", ("facenet_vggface2",))
 OPENFACE = Backbone("openface", "eval.backbones.openface:OpenFaceEmbedder", ("openface",))
@@ -80,6 +82,11 @@ class Metric:
     @property
     def weights(self) -> tuple[str, ...]:
         return self.backbone.weights if self.backbone else ()
+
+    @property
+    def min_size(self) -> int:
+        """Smallest scored frame side (``--size`` or native) this metric runs on."""
+        return max(MIN_SIZE, self.backbone.min_size if self.backbone else 0)
 
     def weighting_under(self, protocol: str) -> str:
         return self.weighting if isinstance(self.weighting, str) else self.weighting[protocol]

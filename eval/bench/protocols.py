@@ -212,6 +212,7 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     rows = report.leaderboard_rows(res.summary, model=name, testset=testset, fingerprint=fp)
     details = {
         "per_video": _relative_to_board(per_video, board),
+        "per_video_sha256": files.sha256_file(per_video),
         "bench": {"protocol": "reconstruct", "source": "frame 0", "driving": "every frame", "motion": "absolute",
                   "split": str(listing.resolve()), "clips": len(jobs), "format": opts.fmt, "model": model.identity()},
     }
