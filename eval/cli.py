@@ -114,7 +114,7 @@ def _paired(pred, gt, metrics, protocol, size, out, model, leaderboard, pairing_
     testset = Path(gt).resolve().name
     rows = report.leaderboard_rows(res.summary, model=model, testset=testset, fingerprint=fp)
     per_video = report.write_per_video(report.per_video_path(out, model, opts.protocol), [r.row for r in res.results], res.columns,
-                                       model=model, protocol=opts.protocol, testset=testset, fingerprint=fp, params=rows[0]["params"] if rows else "")
+                                       model=model, protocol=opts.protocol, testset=testset, testset_fingerprint=fp, params=rows[0]["params"] if rows else "")
     size_txt = f"{opts.size}x{opts.size}" if opts.size else f"native {ps.native_size()}"
     console.echo(f"{model}: {len(res.results)} videos, {ps.frames} frames, protocol {opts.protocol}, size {size_txt}")
     report.echo_summary(rows, "paired")
