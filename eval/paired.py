@@ -3,8 +3,9 @@
 Per video the frames are decoded once in batches of ``batch_size`` and shared by all metrics;
 each frame is detected once per landmark backend. Ground-truth features (landmarks, identity
 embeddings) come from a content cache keyed by the GT file's sha256, the backbone id, the weight
-hashes, the frame count and the resize, so scoring many models against one test set analyses the
-GT once. Under ``torchrun`` each rank scores a strided shard of the (sorted) pairs; results are
+hashes, the first frame and frame count, and the resize, so scoring many models against one test
+set analyses the GT once. Every summary row carries the inputs' provenance (``pairing.PairSet``:
+encodings, rates, offset, counts; grayscale predictions; library versions). Under ``torchrun`` each rank scores a strided shard of the (sorted) pairs; results are
 gathered, de-duplicated by key and summarised in key order, so the numbers do not depend on the
 number of processes.
 

@@ -5,11 +5,11 @@ thnkim/OpenFacePytorch (``loadOpenFace.py``, weights ``openface.pth``); FOMM, MR
 its AED. This module rebuilds that network in plain PyTorch with the port's state-dict key names
 (``layer1.weight`` … ``layer21.seq_list.3.2_bn.running_var``, ``layer25.bias``) and its numerics:
 
-- Cross-map LRN (size 5, α 1e-4, β 0.75, k 1) as the port computed it under the torch 0.4.1
-  pose-evaluation pins (``SpatialCrossMapLRN_temp``, adapted from ``torch.legacy``): the running
-  window never drops channel 0, so from channel 3 on the sum of squares holds ch. 0 as well as
-  the five-channel window. ``legacy_lrn=False`` gives the plain window (``nn.LocalResponseNorm``,
-  the port's fallback on torch ≥ 1.0).
+- Cross-map LRN (size 5, α 1e-4, β 0.75, k 1) as the port computes it in the commit
+  pose-evaluation pins (d002218, torch 0.4.1): ``SpatialCrossMapLRN_temp``, adapted from
+  ``torch.legacy``, whose running window never drops channel 0, so from channel 3 on the sum of
+  squares holds ch. 0 as well as the five-channel window. ``legacy_lrn=False`` gives the plain
+  window (``nn.LocalResponseNorm``, the fallback later commits of the port take on torch ≥ 1.0).
 - LP pooling (p = 2, 3×3, stride 3: the port's stride, not the Lua model's 1) and the port's
   centred zero padding of every Inception branch to the largest branch size.
 - Output: ``x / sqrt(Σx² + 1e-6)``, 128-d.

@@ -2,7 +2,9 @@
 # Reference network for tests only: the module definitions of thnkim/OpenFacePytorch
 # (loadOpenFace.py at 548149aaaf7a3853cd8425dafd989d0d297a99a3) and the forward pass of its
 # SpatialCrossMapLRN_temp.py (itself adapted from PyTorch's torch/legacy/nn/SpatialCrossMapLRN.py),
-# which pose-evaluation's extract.py imports to compute AED.
+# which pose-evaluation's extract.py imports to compute AED. pose-evaluation's submodule pins
+# d00221832413e86b5608ca791c956b7949479627, whose loadOpenFace.py differs from this one only in
+# having no nn.LocalResponseNorm fallback: it always runs SpatialCrossMapLRN_temp.
 #
 # Copyright 2017 thnkim (OpenFacePytorch)
 #
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 from torch.autograd import Variable
 from collections import OrderedDict
 
-USE_LEGACY_LRN = True  # CHANGED: True = the torch 0.4.1 path pose-evaluation pins (torch.legacy present)
+USE_LEGACY_LRN = True  # CHANGED: True = the path of the commit pose-evaluation pins (and of any torch with torch.legacy)
 
 
 class SpatialCrossMapLRN_temp(object):  # CHANGED: was torch.legacy.nn.Module
