@@ -163,3 +163,16 @@ def test_vhq_eval_aed_is_the_frame_weighted_squared_distance_of_the_reference(cl
         row = {r["metric"]: r for r in files.read_csv(out / protocol / "summary.csv")}["aed_openface"]
         assert abs(float(row["value"]) - want) <= 1e-5 * max(1.0, want)
         assert row["weighting"] == "frame" and row["n_frames"] == "5" and row["weight"] == "openface"
+
+
+def test_a_cuda_saved_legacy_file_loads_on_cpu(tmp_path, _isolated_cache):
+    """openface.pth (2017) holds CUDA storages in the pre-zip format: weights_only=True with map_location cpu reads it."""
+    raw = write_openface_checkpoint(tmp_path / "cpu.pth", seed=2).read_bytes()
+    assert raw.count(b"ctorch\nFloatStorage") == 1 and raw.count(b"X\x03\x00\x00\x00cpu") == 1  # pickle memoises both
+    cuda = raw.replace(b"ctorch\nFloatStorage", b"ctorch.cuda\nFloatStorage").replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+    path = tmp_path / "openface.pth"
+    path.write_bytes(cuda)
+    weights.import_file("openface", path, no_verify=True)
+    emb = OpenFaceEmbedder()
+    want = torch.load(tmp_path / "cpu.pth", weights_only=True)
+    assert all(torch.equal(emb.net.state_dict()[k], v) for k, v in want.items())
