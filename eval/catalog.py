@@ -142,7 +142,7 @@ def normalise(text: str | None) -> list[str]:
 def parse_metrics(text: str | None, kind: str | None = "paired", *, ordered: bool = True) -> list[Metric]:
     """``"l1,lpips,akd"`` → rows of ``kind`` (any kind for None); None or ``""``: the kind's defaults.
 
-    Repeats count once. Rows come in catalog order, or in the requested order with
+    A row is named by its name or its default CSV column (``aed`` or ``aed_openface``). Repeats count once. Rows come in catalog order, or in the requested order with
     ``ordered=False``. Unknown names and a list with no name are usage errors.
     """
     if not text:
@@ -150,12 +150,13 @@ def parse_metrics(text: str | None, kind: str | None = "paired", *, ordered: boo
     requested = normalise(text)
     if not requested:
         raise BadInput("--metrics is empty")
-    choices = {m.name: m for m in of_kind(kind)}
+    rows = of_kind(kind)
+    choices = {m.column: m for m in rows} | {m.name: m for m in rows}  # a row's default CSV column names it too
     unknown = [n for n in requested if n not in choices]
     if unknown:
         raise BadInput(f"unknown metric(s): {', '.join(unknown)}", f"choose from: {names(kind)}")
-    picked = [choices[n] for n in dict.fromkeys(requested)]
-    return [m for m in choices.values() if m in picked] if ordered else picked
+    picked = list({choices[n].name: choices[n] for n in requested}.values())
+    return [m for m in rows if m in picked] if ordered else picked
 
 
 def by_column(column: str) -> Metric | None:

@@ -52,6 +52,7 @@ def test_default_aed_is_openface_for_both_protocols():
     aed = catalog.METRICS["aed"]
     assert aed.column == "aed_openface" and aed.backbone.weights == ("openface",) and aed.default
     assert not catalog.METRICS["aed_facenet"].default
+    assert [m.name for m in catalog.parse_metrics("aed_openface,aed,lpips_alex")] == ["lpips", "aed"]  # a column names its row
     for protocol in catalog.PROTOCOLS:
         assert aed.weighting_under(protocol) == "frame"
 
