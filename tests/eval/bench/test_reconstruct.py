@@ -38,6 +38,8 @@ def test_static_and_gt_rows(cli, data, tmp_path):
     per_video = (out / details["per_video"])  # relative to the leaderboard's folder
     assert per_video.is_file() and len(files.read_csv(per_video)) == 3
     assert details["per_video_sha256"] == files.sha256_file(per_video)
+    sidecar = json.loads(per_video.with_suffix(".json").read_text())
+    assert sidecar["testset_fingerprint"] == rows["static"]["testset_fingerprint"] and sidecar["protocol"] == rows["static"]["protocol"]
     assert json.loads(rows["gt"]["details"])["pred_encoding"] == "mp4 h264 gbrp qp=0"  # the bench writes lossless predictions
     # layout `vhq eval` reads: gt/<clip>.mp4 links, preds/<model>/<clip>.mp4
     gt_keys = sorted(video.list_videos(out / "gt"))
