@@ -6,6 +6,7 @@ and exit 1; usage errors exit 2; ``VHQ_DEBUG=1`` shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Annotated, Optional
@@ -50,6 +51,31 @@ for area in (dataset_cli, weights_cli, eval_cli, bench_cli, lia_cli, train_cli, 
     app.add_typer(area.app)
 
 
+# Failures of the machine rather than of vhq: reported in one line like a VhqError.
+ENVIRONMENT_ERRNOS = {
+    errno.EACCES: None, errno.EPERM: None, errno.EROFS: None, errno.EEXIST: None, errno.EISDIR: None,
+    errno.ENOTDIR: None, errno.ENAMETOOLONG: None, errno.ENOENT: None,
+    errno.ENOSPC: "free some space and re-run: finished items are kept",
+    errno.EDQUOT: "free some space and re-run: finished items are kept",
+    errno.EFBIG: "a file-size limit (ulimit -f) was hit; raise it and re-run: finished items are kept",
+}
+
+
+def _environment_error(e: BaseException) -> VhqError | None:
+    if isinstance(e, OSError) and e.errno in ENVIRONMENT_ERRNOS:
+        where = f"{e.filename}: " if e.filename else ""
+        return VhqError(f"{where}{e.strerror or e}", ENVIRONMENT_ERRNOS[e.errno])
+    return None
+
+
+def _report(e: VhqError) -> None:
+    print(f"error: {e.message}", file=sys.stderr)
+    if e.hint:
+        print(f"hint: {e.hint}", file=sys.stderr)
+    print("(set VHQ_DEBUG=1 for the traceback)", file=sys.stderr)
+    sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and turn known failures into one-line errors."""
     try:
@@ -57,11 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     except VhqError as e:
         if os.environ.get("VHQ_DEBUG"):
             raise
-        print(f"error: {e.message}", file=sys.stderr)
-        if e.hint:
-            print(f"hint: {e.hint}", file=sys.stderr)
-        print("(set VHQ_DEBUG=1 for the traceback)", file=sys.stderr)
-        sys.exit(1)
+        _report(e)
+    except OSError as e:
+        mapped = _environment_error(e)
+        if mapped is None or os.environ.get("VHQ_DEBUG"):
+            raise
+        _report(mapped)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -151,12 +151,13 @@ def render_command(
     resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples over videos for the 95 % intervals.")] = RenderOptions.resamples,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (recorded).")] = RenderOptions.seed,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write matplotlib plots.")] = RenderOptions.plots,
+    skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Leave malformed rows out (each named in a warning) instead of refusing the file.")] = RenderOptions.skip_bad_rows,
 ) -> None:
     """Render a leaderboard CSV: Markdown table, self-contained sortable HTML page, plots with bootstrap intervals."""
     from eval.leaderboard import render
     from vhq import console
 
-    res = render(board, out, resamples=resamples, seed=seed, plots=plots)
+    res = render(board, out, resamples=resamples, seed=seed, plots=plots, skip_bad_rows=skip_bad_rows)
     console.echo("\n".join(ln for ln in res.markdown_text.splitlines() if not ln.startswith("![")).rstrip() + "\n")
     for p in res.paths:
         console.echo(str(p))

@@ -70,11 +70,14 @@ def per_video_weights(metric: str, weighting: str, table: list[dict]) -> tuple[n
     if not table or metric not in table[0]:
         return None
     vals, wts = [], []
-    for r in table:
+    for line, r in enumerate(table, start=2):
         if r.get(metric, "") == "":
             continue
-        vals.append(float(r[metric]))
-        wts.append(_frames_behind(metric, r) if weighting == "frame" else 1.0)
+        try:
+            vals.append(float(r[metric]))
+            wts.append(_frames_behind(metric, r) if weighting == "frame" else 1.0)
+        except (TypeError, ValueError):
+            raise ValueError(f"line {line}: {metric!r} or its frame count is not a number") from None
     return np.array(vals), np.array(wts)
 
 
@@ -189,7 +192,11 @@ def build_tables(rows: list[dict], board: Path, resamples: int = RenderOptions.r
                 models.append(r["model"])
             cell = Cell(r, _float(r["value"]), std=_float(r.get("value_std", "")))
             table, cell.no_interval = _per_video_table(r, board, cache)
-            pv = per_video_weights(r["metric"], r.get("weighting", ""), table) if table else None
+            try:
+                pv = per_video_weights(r["metric"], r.get("weighting", ""), table) if table else None
+            except ValueError as e:
+                raise BadInput(f"{_details(r).get('per_video')}: {e} (the per-video file of model {r['model']!r})",
+                               "re-run the evaluation that wrote it") from None
             if pv is not None and pv[0].size:
                 cell.per_video = pv[0]
                 cell.interval = bootstrap_interval(pv[0], pv[1], resamples=resamples, seed=seed)
@@ -207,7 +214,7 @@ def build_tables(rows: list[dict], board: Path, resamples: int = RenderOptions.r
                 return (0, -v.value if first.higher_is_better else v.value)
             models.sort(key=order)
         testset = group[0].get("testset", "")
-        n_videos = [int(r["n_videos"]) for r in group if (r.get("n_videos") or "").isdigit()]
+        n_videos = [int(r["n_videos"]) for r in group if (r.get("n_videos") or "").isascii() and r["n_videos"].isdigit()]
         tables.append(Table(fp, testset, columns, models, cells, str(max(n_videos)) if n_videos else ""))
     return tables
 
@@ -218,6 +225,19 @@ def _short_params(params: str) -> str:
     except json.JSONDecodeError:
         return params
     return ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if k in ("size", "aed_crop", "aed_distance", "frames", "cov", "seed")) or "default"
+
+
+def markdown_text(text: str) -> str:
+    """Literal text inside a Markdown table cell: no column breaks, no line breaks, no markup."""
+    text = " ".join(str(text).split())
+    for ch in "\\|`*_[]<>#":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def plot_text(text: str) -> str:
+    """Literal text for a matplotlib label: a ``$`` would start mathtext."""
+    return str(text).replace("$", r"\$")
 
 
 def fmt(v: float | None) -> str:
@@ -275,17 +295,17 @@ def render_markdown(tables: list[Table], plots: dict, source: Path, resamples: i
         head = "| model | " + " | ".join(f"{c.label} {c.arrow}" for c in t.columns) + " |"
         lines += [head, "|---|" + "---:|" * len(t.columns)]
         for m in t.models:
-            lines.append(f"| {m} | " + " | ".join(cell_text(t.cells.get((m, c.key))) for c in t.columns) + " |")
+            lines.append(f"| {markdown_text(m)} | " + " | ".join(cell_text(t.cells.get((m, c.key))) for c in t.columns) + " |")
         lines += ["", "Provenance:", ""]
         for m in t.models:
             note = _model_note(t, m)
             if note:
-                lines.append(f"- `{m}`: {note}")
+                lines.append(f"- {markdown_text(m)}: {markdown_text(note)}")
         for m in t.models:
             for c in t.columns:
                 cell = t.cells.get((m, c.key))
                 if cell is not None and cell.no_interval:
-                    lines.append(f"- ‡ `{m}` `{c.label}`: no interval, per-video file {cell.no_interval}")
+                    lines.append(f"- ‡ {markdown_text(m)} {markdown_text(c.label)}: no interval, per-video file {markdown_text(cell.no_interval)}")
         for c in t.columns:
             any_cell = next((t.cells[(m, c.key)] for m in t.models if (m, c.key) in t.cells), None)
             if any_cell is None:
@@ -449,9 +469,9 @@ def write_plots(tables: list[Table], out: Path) -> dict:
             fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.9 * len(models)), 3.2), dpi=100)
             colours = ["#d9822b" if x.unverified else "#4472c4" for x in cells]
             ax.bar(range(len(models)), vals, yerr=np.vstack([np.maximum(lo, 0), np.maximum(hi, 0)]), capsize=4, color=colours)
-            ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
-            ax.set_title(f"{c.label} ({'higher' if c.higher_is_better else 'lower'} is better)", fontsize=10)
-            ax.set_ylabel(c.metric)
+            ax.set_xticks(range(len(models)), [plot_text(m) for m in models], rotation=20, ha="right")
+            ax.set_title(plot_text(f"{c.label} ({'higher' if c.higher_is_better else 'lower'} is better)"), fontsize=10)
+            ax.set_ylabel(plot_text(c.metric))
             fig.tight_layout()
             path = folder / f"{stem}_bars.png"
             _save(fig, path)
@@ -464,8 +484,8 @@ def write_plots(tables: list[Table], out: Path) -> dict:
                 rng = np.random.default_rng(0)
                 for i, (_, d) in enumerate(dists, start=1):
                     ax.plot(i + rng.uniform(-0.12, 0.12, d.size), d, ".", alpha=0.5, color="#333")
-                ax.set_xticks(range(1, len(dists) + 1), [m for m, _ in dists], rotation=20, ha="right")
-                ax.set_title(f"{c.label}: per-video values", fontsize=10)
+                ax.set_xticks(range(1, len(dists) + 1), [plot_text(m) for m, _ in dists], rotation=20, ha="right")
+                ax.set_title(plot_text(f"{c.label}: per-video values"), fontsize=10)
                 fig.tight_layout()
                 path = folder / f"{stem}_per_video.png"
                 _save(fig, path)
@@ -482,11 +502,12 @@ def _save(fig, path: Path) -> None:
 # ------------------------------------------------------------------ entry point
 
 def render(board: str | Path, out: str | Path, resamples: int = RenderOptions.resamples, seed: int = RenderOptions.seed,
-           plots: bool = RenderOptions.plots) -> RenderResult:
+           plots: bool = RenderOptions.plots, skip_bad_rows: bool = RenderOptions.skip_bad_rows) -> RenderResult:
     board, out = Path(board), Path(out)
     if not board.is_file():
         raise BadInput(f"{board}: no such leaderboard file")
-    rows = read_leaderboard(board)
+    files.check_writable(out, folder=True)
+    rows = read_leaderboard(board, skip_bad_rows=skip_bad_rows)
     if not rows:
         raise BadInput(f"{board}: the leaderboard has no rows")
     tables = build_tables(rows, board, resamples=resamples, seed=seed)

@@ -109,3 +109,4 @@ class RenderOptions:
     resamples: int = 2000  # bootstrap resamples over videos for the 95 % intervals
     seed: int = 0
     plots: bool = True
+    skip_bad_rows: bool = False  # leave malformed rows out with a warning instead of refusing the file

@@ -126,15 +126,71 @@ def write_summary(path: Path, rows: list[dict]) -> Path:
     return files.write_csv(path, rows, LEADERBOARD_FIELDS)
 
 
-def read_leaderboard(path: Path) -> list[dict]:
+COUNT_FIELDS = ("n_videos", "n_frames", "n_samples", "trials")
+
+
+def row_problem(row: dict) -> str | None:
+    """What is wrong with one leaderboard row as read (``None``: nothing); names the column."""
+    if None in row:
+        return f"{len(row[None])} more field(s) than the header"
+    if any(v is None for v in row.values()):
+        return "fewer fields than the header"
+    for k in ("value", "value_std"):
+        v = row.get(k, "")
+        if v not in ("", "nan", "inf", "-inf"):
+            try:
+                float(v)
+            except ValueError:
+                return f"column {k}: {v[:40]!r} is not a number"
+    for k in COUNT_FIELDS:
+        v = row.get(k, "")
+        if v and not (v.isascii() and v.isdigit()):
+            return f"column {k}: {v[:40]!r} is not a count"
+    if row.get("higher_is_better", "") not in ("", "True", "False"):
+        return f"column higher_is_better: {row['higher_is_better'][:40]!r} is not True or False"
+    for k in ("details", "params"):
+        if not row.get(k):
+            continue
+        try:
+            obj = json.loads(row[k])
+        except ValueError:
+            return f"column {k}: not JSON"
+        if not isinstance(obj, dict):
+            return f"column {k}: JSON but not an object"
+        if k == "details":
+            bench = obj.get("bench", {})
+            if not isinstance(bench, dict) or not isinstance(bench.get("model", {}), dict):
+                return "column details: 'bench' (and its 'model') must be JSON objects"
+            if not isinstance(obj.get("per_video", ""), str):
+                return "column details: 'per_video' must be a path"
+    return None
+
+
+def read_leaderboard(path: Path, skip_bad_rows: bool = False) -> list[dict]:
+    """Every row of a leaderboard CSV; a malformed row is an error naming its line and column
+    (``skip_bad_rows``: a warning, and the row is left out)."""
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        missing = [k for k in KEY_FIELDS + ("value",) if k not in (reader.fieldnames or [])]
-        if missing:
-            raise BadInput(f"{path}: not a vhq leaderboard (no column {', '.join(missing)})", "choose another --leaderboard file")
-        return [{k: (v or "") for k, v in r.items() if k is not None} for r in reader]
+        try:
+            missing = [k for k in KEY_FIELDS + ("value",) if k not in (reader.fieldnames or [])]
+            if missing:
+                raise BadInput(f"{path}: not a vhq leaderboard (no column {', '.join(missing)})", "choose another --leaderboard file")
+            rows = []
+            for r in reader:
+                problem = row_problem(r)
+                if problem is None:
+                    rows.append({k: v for k, v in r.items()})
+                elif skip_bad_rows:
+                    console.warn(f"{path}: line {reader.line_num}: skipped: {problem}")
+                else:
+                    raise BadInput(f"{path}: line {reader.line_num}: {problem}", "fix or delete the row (vhq leaderboard render --skip-bad-rows leaves it out)")
+        except csv.Error as e:
+            raise BadInput(f"{path}: line {reader.line_num}: not a readable CSV row ({e})") from None
+        except UnicodeDecodeError as e:
+            raise BadInput(f"{path}: not UTF-8 text (byte {e.start})") from None
+    return rows
 
 
 def append_leaderboard(path: str | Path, rows: list[dict]) -> Path:

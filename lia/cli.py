@@ -101,8 +101,9 @@ def animate_command(
     import torch
 
     from lia.animate import animate, frames_to_input, images_to_frames, rebatch, side_by_side
-    from vhq.io import video
+    from vhq.io import files, video
 
+    files.check_writable(out)
     generator = load_model(ckpt, device, size)
     src = video.read_image(source)
     info = video.probe(driving)
@@ -146,6 +147,7 @@ def convert_command(
     from lia.checkpoint import load_checkpoint, save_checkpoint
     from vhq.io import files
 
+    files.check_writable(out)
     ckpt = load_checkpoint(src)
     generator = ckpt.generator()  # strict load: validates every key and shape
     disc = ckpt.discriminator() if discriminator else None
@@ -162,8 +164,9 @@ def reference_command(
 ) -> None:
     """Render the reference image x_r of a source: its appearance latent decoded with no motion."""
     from lia.animate import reference
-    from vhq.io import video
+    from vhq.io import files, video
 
+    files.check_writable(out)
     generator = load_model(ckpt, device)
     console.echo(str(video.write_image(out, reference(generator, video.read_image(source)))))
 
@@ -191,6 +194,7 @@ def directions_command(
     from lia.animate import walk_direction, walk_values
     from vhq.io import files, video
 
+    files.check_writable(out, folder=True)
     generator = load_model(ckpt, device)
     indices = list(range(generator.motion_dim)) if not index else index
     bad = [i for i in indices if not 0 <= i < generator.motion_dim]

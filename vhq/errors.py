@@ -27,6 +27,17 @@ class BadInput(VhqError):
 class MediaError(BadInput):
     """A video or frame folder cannot be probed or decoded (corrupt, truncated, not a video)."""
 
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message, hint or "check the file with `ffprobe FILE` (or open the frames); re-create or re-download it")
+
+
+class OutputError(VhqError):
+    """An output path cannot be written: no permission, the wrong kind of entry, no space, a size limit."""
+
+
+class Busy(VhqError):
+    """Another live process is writing the same output; the message names it."""
+
 
 class MissingWeights(VhqError):
     """A pretrained network is not in the cache (or fails verification)."""

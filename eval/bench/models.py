@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -169,10 +170,15 @@ class CommandModel(Model):
     def run(self, key, source, driving_path, frames, mode, staging):
         src_png = video.write_image(staging / "source.png", source)
         info = video.probe(driving_path)
-        drv = driving_path
+        # The command only ever sees copies: the dataset's clips are the ground truth it is scored on.
+        drv = staging / ("driving" + driving_path.suffix if info.kind == "video" else "driving.mp4")
         if info.frames != frames or info.kind != "video":
-            drv = staging / "driving.mp4"
             video.write_video(drv, video.iter_frames(driving_path, batch_size=16, count=frames), info.fps or 25.0, **LOSSLESS_MP4)
+        else:
+            shutil.copyfile(driving_path, drv)
+        for given in (src_png, drv):
+            given.chmod(0o444)
+        before = _fingerprint(driving_path)
         out = staging / "out.mp4"
         argv = self.command_for(source=str(src_png), driving=str(drv), out=str(out), mode=mode, key=key)
         try:
@@ -183,11 +189,18 @@ class CommandModel(Model):
             raise BadInput(f"clip {key}: model command is not executable: {argv[0]!r}", f"command: {shlex.join(argv)}") from None
         except subprocess.TimeoutExpired:
             raise BadInput(f"clip {key}: model command did not finish within {self.timeout:g}s", f"command: {shlex.join(argv)}") from None
+        if _fingerprint(driving_path) != before:
+            raise BadInput(f"clip {key}: the ground-truth clip {driving_path} changed while the model command ran", "restore the dataset (re-run vhq crop) and fix the command: it must write only to {out}")
         if r.returncode != 0:
             raise BadInput(f"clip {key}: model command exited with code {r.returncode}: {_tail(r.stderr) or '(no stderr)'}", f"command: {shlex.join(argv)}")
         if not out.exists():
             raise BadInput(f"clip {key}: model command exited 0 but wrote no {out.name} ({{out}}){_tail_suffix(r.stderr)}", f"command: {shlex.join(argv)}")
         return video.iter_frames(out, batch_size=16)
+
+
+def _fingerprint(path: Path) -> tuple:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _tail(data: bytes) -> str:

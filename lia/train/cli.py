@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from enum import Enum
@@ -86,9 +87,11 @@ def train_lia(
     from lia.train.data import find_clips
     from lia.train.resume import resume_checkpoint
     from vhq import distributed
+    from vhq.io import files
 
     distributed.init()
     world = distributed.world_size()
+    files.check_writable(out, folder=True)
     resume_path = resume_checkpoint(resume, out) if resume is not None else None
     held = eval_data or held_out(data)
     if eval_every and held is None:
@@ -114,6 +117,16 @@ def train_lia(
     from lia.train.rundir import new_run_dir
 
     name = desc or f"lia{size}-{(data.stem if data.is_file() else data.name) or 'data'}-b{batch}" + ("-resume" if resume_path else "")
-    summary = train.training_loop(options, run_dir=lambda: new_run_dir(out, name), scorer=scorer, recorded=record)
+    with contextlib.ExitStack() as writers:
+        if resume_path is not None and distributed.rank() == 0:
+            # a run still training must not be continued twice at once
+            writers.enter_context(files.exclusive_writer(resume_path.parent, folder=True, what="training run"))
+
+        def run_dir() -> Path:
+            made = new_run_dir(out, name)
+            writers.enter_context(files.exclusive_writer(made, folder=True, what="training run"))
+            return made
+
+        summary = train.training_loop(options, run_dir=run_dir, scorer=scorer, recorded=record)
     if summary["checkpoint"]:
         console.echo(summary["checkpoint"])

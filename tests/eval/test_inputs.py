@@ -204,7 +204,7 @@ def test_two_models_in_one_folder_keep_their_own_intervals_and_a_changed_file_gi
     cells = {m: c for (m, _), c in res.tables[0].cells.items()}
     assert cells["near"].interval is None and "changed since the row was written" in cells["near"].no_interval
     assert cells["far"].interval is not None
-    assert "‡" in res.markdown_text and "no interval, per-video file ../runs/per_video-near-lia.csv changed" in res.markdown_text
+    assert "‡" in res.markdown_text and "no interval, per-video file ../runs/per\\_video-near-lia.csv changed" in res.markdown_text
 
 
 def test_frames_from_an_offset_fill_the_gt_cache_under_their_own_key(cli, tmp_path, monkeypatch):

@@ -122,16 +122,17 @@ def download(
 @app.command("crop")
 def crop(
     manifest: Annotated[Path, typer.Option("--manifest", "-m", help="vhq manifest CSV (the one given to `vhq download`).")],
-    videos: Annotated[Path, typer.Option("--videos", help="The `vhq download --out` folder (with download_status.csv).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for clips/ and crop_status.csv.")],
+    videos: Annotated[Optional[Path], typer.Option("--videos", help="The `vhq download --out` folder (with download_status.csv).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for clips/ and crop_status.csv.")] = None,
+    box: Annotated[str, typer.Option(help="Crop rule: vhq (square of ENLARGE x the box's longer side, shifted inside the frame); fomm-square (FOMM crop_vox.py: a square of the box's longer side, which already holds crop_vox's 1.2x, around its centre; clips whose square leaves the frame dropped); fomm-stretch (FOMM load_videos.py: the box as given, resized to a square without keeping its aspect). One rule per --out folder.")] = CropOptions.box,
     size: Annotated[int, typer.Option(help="Output side in pixels (lanczos resize).")] = CropOptions.size,
     format: Annotated[str, typer.Option("--format", help="mp4 (H.264) or png (a folder of 0000000.png… per clip, the FOMM/LIA training layout).")] = CropOptions.format,
     crf: Annotated[int, typer.Option(help="libx264 CRF (17-18 keeps 512px faces visually lossless).")] = CropOptions.crf,
     preset: Annotated[str, typer.Option(help="libx264 preset.")] = CropOptions.preset,
     gop: Annotated[int, typer.Option(help="Keyframe interval in frames (short so training can seek).")] = CropOptions.gop,
-    enlarge: Annotated[float, typer.Option(help="Square side = ENLARGE x the manifest box's longer side (shrunk to fit the frame when needed).")] = CropOptions.enlarge,
-    min_crop: Annotated[int, typer.Option(help="Drop clips whose crop square is smaller than this many source pixels.")] = CropOptions.min_crop,
-    min_inside: Annotated[float, typer.Option(help="Drop clips with less than this fraction of the box inside the frame.")] = CropOptions.min_inside,
+    enlarge: Annotated[Optional[float], typer.Option(help="Square side = ENLARGE x the manifest box's longer side (vhq: shrunk to fit the frame when needed). Default: 1.1 for --box vhq, 1.0 for fomm-square; not used by fomm-stretch.")] = CropOptions.enlarge,
+    min_crop: Annotated[int, typer.Option(help="Drop clips whose crop region's shorter side is below this many source pixels.")] = CropOptions.min_crop,
+    min_inside: Annotated[float, typer.Option(help="--box vhq: drop clips with less than this fraction of the box inside the frame.")] = CropOptions.min_inside,
     face_check: Annotated[bool, typer.Option("--face-check/--no-face-check", help="Verify the face with MTCNN on sampled frames.")] = CropOptions.face_check,
     face_threshold: Annotated[float, typer.Option(help="Minimum median IoU between the detected face and the scaled box.")] = CropOptions.face_threshold,
     face_samples: Annotated[int, typer.Option(help="Frames sampled for the face check.")] = CropOptions.face_samples,
@@ -142,22 +143,37 @@ def crop(
     shard: Annotated[Optional[str], typer.Option(help="Only this shard's videos: K/N (1-based), the same split as `vhq download --shard`.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many clips this run.")] = None,
     device: Annotated[str, typer.Option(help="Device for the face detector.")] = CropOptions.device,
+    plan: Annotated[bool, typer.Option("--plan", help="Crop nothing: print how many clips the box rule keeps if every video were downloaded at --plan-height (no --videos/--out needed).")] = False,
+    plan_height: Annotated[int, typer.Option(help="Download height assumed by --plan.")] = 1080,
 ) -> None:
     """Cut, face-check and resize the manifest's clips (resumable; see crop_status.csv)."""
     from vhq.dataset.crop import stage
+    from vhq.errors import BadInput, VhqError
 
+    if not plan and (videos is None or out is None):
+        raise BadInput("vhq crop needs --videos and --out (or --plan to only count what the box rule keeps)")
     opts = CropOptions(
-        out=out, videos=videos, size=size, format=format, crf=crf, preset=preset, gop=gop, enlarge=enlarge, min_crop=min_crop,
-        min_inside=min_inside, face_check=face_check, face_threshold=face_threshold, face_samples=face_samples,
-        cut_threshold=cut_threshold, cut_min_content=cut_min_content, min_frames=min_frames, workers=workers, device=device,
+        out=out or Path("."), videos=videos or Path("."), size=size, format=format, crf=crf, preset=preset, gop=gop, box=box,
+        enlarge=enlarge, min_crop=min_crop, min_inside=min_inside, face_check=face_check, face_threshold=face_threshold,
+        face_samples=face_samples, cut_threshold=cut_threshold, cut_min_content=cut_min_content, min_frames=min_frames,
+        workers=workers, device=device,
     )
+    if plan:
+        from vhq.dataset.crop import plan as crop_plan
+
+        if plan_height < 16:
+            raise BadInput(f"--plan-height {plan_height} must be >= 16")
+        opts.validate()
+        echo(crop_plan.describe(crop_plan.plan(M.load(manifest), opts, plan_height), opts))
+        return
     summary = _run_stage(stage, manifest, opts, shard, limit)
     echo(stage.describe(summary))
     if summary.errors:
-        for row in summary.errors[:5]:
-            echo(f"  {row['clip_id']}: {row['detail'][:200]}")
-        echo(f"{len(summary.errors)} clip(s) failed: re-run the same command to retry them")
-        raise typer.Exit(1)
+        first = summary.errors[0]
+        for row in summary.errors[1:5]:
+            info(f"also failed: {row['clip_id']}: {row['detail'][:200]}")
+        raise VhqError(f"{len(summary.errors)} clip(s) failed; first {first['clip_id']} ({first['reason']}): {first['detail'][:300]}",
+                       f"every failure is in {summary.table}; re-run the same command to retry them")
 
 
 @app.command("split")

@@ -3,7 +3,8 @@
 The partition comes from the manifest (``vhq manifest import-fomm`` already makes it
 person-disjoint: a person with any test row is a test person); a hand-made manifest that lists a
 person in both partitions gets that person moved to test here too, and the report says so. Only
-clips whose crop is ``ok`` and whose file exists are listed.
+clips whose crop is ``ok`` and whose file exists are listed. The report and ``split.json`` name the
+crop's box rule (``vhq crop --box``), so lists cut by FOMM's rules are never mistaken for vhq's.
 
 Published counts of the same clip list, for the report:
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,7 @@ FIELDS = ("clip_id", "path", "person_id", "video_id", "frames", "fps", "manifest
 @dataclass
 class SplitResult:
     counts: dict  # partition -> {"clips", "persons", "videos", "frames"}
+    box: dict[str, int]  # box rule -> listed clips
     manifest_counts: dict  # partition -> clips in the manifest
     moved: dict[str, int]  # person -> clips moved to test
     not_ok: dict[str, int]  # status or reason -> manifest clips not in the split
@@ -79,6 +82,7 @@ def split(crops: Path, out: Path, manifest: Path | None = None) -> SplitResult:
             "clip_id": c.clip_id, "path": Path(os.path.relpath(output, out)).as_posix(), "person_id": c.person_id,
             "video_id": c.video_id, "frames": row.get("frames", ""), "fps": row.get("out_fps", ""), "manifest_fingerprint": m.fingerprint,
         })
+    box = dict(sorted(Counter(crop_status.box_rule(rows[r["clip_id"]]) for items in lists.values() for r in items).items()))
     overlap = {r["person_id"] for r in lists["train"]} & {r["person_id"] for r in lists["test"]}
     assert not overlap, overlap  # by construction
     out.mkdir(parents=True, exist_ok=True)
@@ -88,25 +92,27 @@ def split(crops: Path, out: Path, manifest: Path | None = None) -> SplitResult:
     counts = {part: {"clips": len(items), "persons": len({r["person_id"] for r in items}), "videos": len({r["video_id"] for r in items}),
                      "frames": sum(int(r["frames"] or 0) for r in items)} for part, items in lists.items()}
     manifest_counts = {p: sum(1 for c in m.clips if ("test" if c.person_id in test_persons else "train") == p) for p in ("train", "test")}
-    report = render_report(counts, manifest_counts, moved, not_ok, m)
+    report = render_report(counts, manifest_counts, moved, not_ok, m, box)
     paths["report"] = files.write_text(out / "split_report.md", report)
     paths["json"] = files.write_json(out / "split.json", {
-        "manifest": str(m.path), "manifest_fingerprint": m.fingerprint, "counts": counts, "manifest_counts": manifest_counts,
+        "manifest": str(m.path), "manifest_fingerprint": m.fingerprint, "box": box, "counts": counts, "manifest_counts": manifest_counts,
         "moved_to_test": moved, "not_in_split": not_ok, "references": REFERENCES,
         "train_sha256": files.sha256_file(paths["train"]), "test_sha256": files.sha256_file(paths["test"]),
     })
-    return SplitResult(counts, manifest_counts, moved, not_ok, m.fingerprint, report, paths)
+    return SplitResult(counts, box, manifest_counts, moved, not_ok, m.fingerprint, report, paths)
 
 
 def _pct(a: int, b: int) -> str:
     return f"{100 * a / b:.1f}%" if b else "n/a"
 
 
-def render_report(counts: dict, manifest_counts: dict, moved: dict, not_ok: dict, m: M.Manifest) -> str:
+def render_report(counts: dict, manifest_counts: dict, moved: dict, not_ok: dict, m: M.Manifest, box: dict[str, int]) -> str:
     tr, te = counts["train"], counts["test"]
+    rules = ", ".join(f"`{r}` ({n:,} clips)" for r, n in box.items()) if len(box) > 1 else f"`{next(iter(box), 'none')}`"
     lines = [
         "# Split report", "",
         f"Manifest `{m.path}` ({len(m.clips)} clips), fingerprint `{m.fingerprint}`.",
+        f"Crop box rule (`vhq crop --box`): {rules}{' — the folder mixes rules' if len(box) > 1 else ''}.",
         "Train and test share no person.", "",
         "| | train clips | test clips | train persons | test persons |",
         "|---|---:|---:|---:|---:|",

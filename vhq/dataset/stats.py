@@ -63,6 +63,7 @@ def collect(crops: Path) -> dict:
     return {
         "folder": str(crops), "vhq_version": __version__, "manifest": run.get("manifest", ""),
         "manifest_fingerprint": run.get("manifest_fingerprint", ""), "params": run.get("params", {}),
+        "box": dict(sorted(Counter(crop_status.box_rule(r) for r in ok).items())),
         "counts": parts,
         "output_size": sorted({r.get("size") for r in ok}), "formats": sorted({r.get("format") for r in ok}),
         "source_heights": dict(sorted(Counter(int(r["source_height"]) for r in ok).items())),
@@ -74,6 +75,13 @@ def collect(crops: Path) -> dict:
     }
 
 
+def _rules(box: dict[str, int]) -> str:
+    """The ``vhq crop --box`` rule(s) of the clips, e.g. ``fomm-square`` or ``vhq (3 clips), fomm-stretch (2 clips)``."""
+    if len(box) == 1:
+        return f"`{next(iter(box))}`"
+    return ", ".join(f"`{r}` ({n:,} clips)" for r, n in box.items()) or "none"
+
+
 def _summary(values: list[float]) -> dict:
     if not values:
         return {}
@@ -83,7 +91,8 @@ def _summary(values: list[float]) -> dict:
 
 def render_table(d: dict) -> str:
     c = d["counts"]
-    lines = ["# Dataset statistics", "", f"Folder `{d['folder']}`; manifest fingerprint `{d['manifest_fingerprint'] or 'unknown'}`.", "",
+    head = f"Folder `{d['folder']}`; manifest fingerprint `{d['manifest_fingerprint'] or 'unknown'}`; box rule {_rules(d['box'])}."
+    lines = ["# Dataset statistics", "", head, "",
              "| | clips | identities | videos | frames | hours |", "|---|---:|---:|---:|---:|---:|"]
     for part in ("all", "train", "test"):
         p = c[part]
@@ -140,7 +149,7 @@ fingerprint `{fingerprint}` (train {train:,} clips / {train_ids} identities, tes
   VoxCeleb annotations are published by the Visual Geometry Group, University of Oxford; check
   their terms on the VoxCeleb website before use.
 - Video: YouTube, re-downloaded by `vhq download` at >= 1080p where available, cropped by
-  `vhq crop` (square face crops, shot cuts removed, faces verified with MTCNN).
+  `vhq crop --box {box}` (face crops resized to squares, shot cuts removed, faces verified with MTCNN).
 
 ## Licences and terms
 - The videos belong to their uploaders. This dataset is built by each user from YouTube under
@@ -173,7 +182,7 @@ def card(d: dict) -> str:
         size=",".join(str(s) for s in d["output_size"]) or "?", fingerprint=d["manifest_fingerprint"] or "unknown",
         train=c["train"]["clips"], train_ids=c["train"]["identities"], test=c["test"]["clips"], test_ids=c["test"]["identities"],
         not_ok=", ".join(f"{k} {v:,}" for k, v in d["not_ok"].items()) or "none",
-        params=json.dumps(d["params"], indent=2, sort_keys=True),
+        params=json.dumps(d["params"], indent=2, sort_keys=True), box=_rules(d["box"]).replace("`", ""),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +62,20 @@ class ContentCache:
     def path(self, key: str) -> Path:
         return self.dir / key[:2] / f"{key}.pt"
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str, valid: Callable[[Any], bool] | None = None) -> Any | None:
+        """The entry under ``key``; ``None`` (recompute it) when absent, unreadable, or rejected by ``valid``."""
         p = self.path(key)
         if not p.exists():
             return None
         import torch
 
         try:
-            return torch.load(p, map_location="cpu", weights_only=True)
+            value = torch.load(p, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
+            return None
+        try:
+            return value if valid is None or valid(value) else None
+        except Exception:  # noqa: BLE001 - a predicate tripping over a malformed entry rejects it
             return None
 
     def put(self, key: str, value: Any) -> None:

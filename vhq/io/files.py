@@ -15,11 +15,19 @@ import io
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from vhq.errors import BadInput, Busy, OutputError
+
 CHUNK = 1 << 20
+# Python's csv module refuses fields over 128 KiB; a leaderboard's details or a manifest can be
+# larger in legitimate use, and a hostile one must end in a one-line error, not a traceback.
+CSV_FIELD_LIMIT = 64 << 20
+csv.field_size_limit(CSV_FIELD_LIMIT)
 
 
 def temp_path_for(dest: Path, suffix: str = "") -> Path:
@@ -109,8 +117,69 @@ def write_csv(dest: str | os.PathLike, rows: Iterable[Mapping], fieldnames: Sequ
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    """Rows of a CSV file as dicts; a byte-order mark is ignored; a malformed file is a ``BadInput``
+    naming the file and line."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        try:
+            return list(reader)
+        except csv.Error as e:
+            raise BadInput(f"{path}: line {reader.line_num}: not a readable CSV row ({e})") from None
+        except UnicodeDecodeError as e:
+            raise BadInput(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def check_writable(path: str | os.PathLike, folder: bool = False) -> Path:
+    """Fail now, before any work, when ``path`` cannot be written as a file (or as a folder).
+
+    Probes by creating and removing a temporary file in the nearest existing folder: permission
+    bits alone say nothing for root or on a read-only mount. Creates nothing that stays.
+    """
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a folder", "give a folder path for this output")
+    if not folder and path.is_dir():
+        raise OutputError(f"{path}: is a folder; this output is a file", "give a file name")
+    parent = path if folder else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".vhq-write-check.", dir=parent)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {parent} ({e.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+@contextlib.contextmanager
+def exclusive_writer(output: str | os.PathLike, folder: bool, what: str = "output") -> Iterator[Path]:
+    """Be the only process writing ``output`` while inside, or raise ``Busy`` naming the holder.
+
+    The lock is ``<output>.lock`` beside it (a folder output: ``<folder>/.vhq-writer.lock``); it
+    holds the holder's host, pid and start time. The operating system releases it when the holder
+    exits or is killed, so a lock left by a dead process is taken over without asking.
+    """
+    output = Path(output)
+    lock = output / ".vhq-writer.lock" if folder else output.with_name(output.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(lock, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise Busy(f"{output}: {what} is being written by {holder}", "wait for it to finish or stop it; a killed process releases it at once") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+        fh.flush()
+        yield lock
+    finally:
+        fh.close()
 
 
 def sha256_file(path: str | os.PathLike) -> str:

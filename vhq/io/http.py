@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from vhq.errors import BadInput, NetworkError
+from vhq.errors import BadInput, NetworkError, OutputError
 from vhq.io import files
 
 USER_AGENT = "vhq"
@@ -75,7 +75,12 @@ def fetch(url: str, partial: Path, timeout: float = TIMEOUT, progress: Progress 
                     raise NetworkError(f"{url}: connection lost after {done} bytes ({e})") from None
                 if not chunk:
                     break
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                    out.flush()
+                except OSError as e:  # a full disk or a size limit: what arrived so far is kept for a resume
+                    raise OutputError(f"{partial}: cannot write the download after {done} bytes ({e.strerror or e})",
+                                      "free some space (or raise ulimit -f) and re-run: the download resumes") from None
                 done += len(chunk)
                 if progress:
                     progress(done, total)

@@ -19,9 +19,8 @@ than any readable one.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import datetime as _dt
-import fcntl
 import json
 import os
 import threading
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from vhq.errors import BadInput
+from vhq.errors import BadInput, Busy
 from vhq.io import files
 
 UPDATED = "updated"
@@ -71,8 +70,10 @@ def _newer(row: Mapping, old: Mapping | None) -> bool:
 def _read_csv(path: Path) -> list[dict]:
     try:
         return files.read_csv(path)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise BadInput(f"{path}: unreadable status table ({e})", "delete it to start over") from None
+    except BadInput as e:
+        raise BadInput(f"unreadable status table: {e.message}", "fix or delete it; deleting loses its rows") from None
+    except OSError as e:
+        raise BadInput(f"{path}: unreadable status table ({e.strerror or e})", "fix or delete it; deleting loses its rows") from None
 
 
 def _read_journal(path: Path, fields: Sequence[str]) -> list[dict]:
@@ -135,12 +136,12 @@ class Table:
         self._last = float("-inf")
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._jf = open(self.journal, "a", encoding="utf-8")
+        self._writer = contextlib.ExitStack()
         try:
-            fcntl.flock(self._jf, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._jf.close()
-            raise BadInput(f"{self.path}: another run is writing this table", "wait for it to end, or give each machine its own --shard") from None
+            self._writer.enter_context(files.exclusive_writer(self.path, folder=False, what="this status table"))
+        except Busy as e:
+            raise Busy(e.message, "wait for it to end, or give each machine its own --shard K/N") from None
+        self._jf = open(self.journal, "a", encoding="utf-8")
 
     def put(self, row: Mapping) -> dict:
         row = {k: "" if row.get(k) is None else row[k] for k in self.fields}
@@ -168,6 +169,7 @@ class Table:
                 self._flush()
             self.journal.unlink(missing_ok=True)
             self._jf.close()
+            self._writer.close()
 
     def __enter__(self) -> "Table":
         return self

@@ -8,6 +8,7 @@ wheel, so no system ffmpeg is needed. Frames are ``uint8`` tensors shaped ``[T, 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,7 +18,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from vhq.errors import BadInput, MediaError
+from vhq.errors import BadInput, MediaError, OutputError
 from vhq.io import files
 
 FRAME_EXTS = (".png", ".jpg", ".jpeg")
@@ -312,16 +313,21 @@ class VideoWriter:
         self.frames_written += arr.shape[0]
 
     def _fail(self, what: str):
-        msg = ""
+        lines: list[str] = []
+        rc = None
         if self._proc is not None:
             self._proc.kill()
-            self._proc.wait()
+            rc = self._proc.wait()
         if self._log is not None and self._log.exists():
             self._log_fh.close()
-            msg = self._log.read_text(errors="replace").strip().splitlines()[-3:]
-            msg = ": " + " | ".join(msg) if msg else ""
+            lines = self._log.read_text(errors="replace").strip().splitlines()[-3:]
         self._cleanup()
-        raise MediaError(f"{self.path}: {what}{msg}")
+        msg = ": " + " | ".join(lines) if lines else ""
+        if rc == -signal.SIGXFSZ or any("File too large" in ln for ln in lines):
+            raise OutputError(f"{self.path}: the file-size limit was reached while encoding", "raise the limit (ulimit -f) and re-run")
+        if any("No space left" in ln for ln in lines):
+            raise OutputError(f"{self.path}: no space left on the device while encoding", "free some space and re-run")
+        raise MediaError(f"{self.path}: {what}{msg}", "the ffmpeg message says why; the output was not written")
 
     def _cleanup(self) -> None:
         for p in (self._tmp, self._log):
@@ -382,7 +388,7 @@ def write_frames(folder: str | os.PathLike, frames: Iterable | torch.Tensor, ext
         for batch in frames:
             for img in _as_numpy_batch(batch):
                 if not cv2.imwrite(str(tmp / f"{i:06d}{ext}"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-                    raise MediaError(f"{dest}: could not write frame {i}")
+                    raise OutputError(f"{dest}: could not write frame {i}", "check free space and the folder's permissions")
                 i += 1
         if i == 0:
             raise BadInput(f"{dest}: no frames to write")
@@ -395,7 +401,7 @@ def write_image(path: str | os.PathLike, image) -> Path:
     arr = _as_numpy_batch(image)[0]
     with files.atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)):
-            raise MediaError(f"{path}: could not write image")
+            raise OutputError(f"{path}: could not write image", "check free space and the folder's permissions")
     return Path(path)
 
 

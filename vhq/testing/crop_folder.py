@@ -9,8 +9,8 @@ from vhq.dataset.manifest import Clip, clip_key, save
 from vhq.io import files
 
 
-def make_crops(root: Path, clips: list[Clip], status: dict[str, str]) -> Path:
-    """A crop folder as `vhq crop` leaves it: status rows plus the ok clips' files."""
+def make_crops(root: Path, clips: list[Clip], status: dict[str, str], box: str | None = None) -> Path:
+    """A crop folder as `vhq crop` leaves it: status rows plus the ok clips' files (``box`` None: rows from before ``--box``)."""
     m = save(clips, root / "m.csv", {"source": "tests"})
     crops = root / "crops"
     rows = []
@@ -19,7 +19,7 @@ def make_crops(root: Path, clips: list[Clip], status: dict[str, str]) -> Path:
         row = {"clip_id": c.clip_id, "video_id": c.video_id, "person_id": c.person_id, "partition": c.partition,
                "status": "ok" if st == "ok" else ("skipped" if st == "not-downloaded" else "dropped"),
                "reason": "" if st == "ok" else st, "frames": c.frames, "out_fps": 25, "source_height": 1080, "crop_side": 500,
-               "size": 512, "format": "mp4", "updated": "2026-01-01T00:00:00"}
+               "size": 512, "format": "mp4", "updated": "2026-01-01T00:00:00", "box": box or ""}
         if st == "ok":
             row["output"] = f"clips/{c.clip_id}.mp4"
             files.write_bytes(crops / row["output"], b"mp4")

@@ -199,18 +199,20 @@ def _check_source(e: WeightEntry, src: Path, source: str, no_verify: bool) -> tu
     return sha, ok
 
 
-def _finish(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool = False, converted_from: tuple[str, bool | None] | None = None) -> WeightStatus:
-    """Check ``src`` against the entry, then move/copy it into place with its sidecar.
+def _finish(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool = False, converted_from: tuple[str, bool | None] | None = None, owned: bool = False) -> WeightStatus:
+    """Check ``src`` against the entry, then put it in place with its sidecar.
 
-    For a converted file, ``converted_from`` = (sha256, hash match) of the original: the
-    verification state is the original's, as the converted bytes have no published hash.
+    ``owned``: ``src`` is vhq's own temporary file (a download, a conversion) and is moved; any
+    other file is copied, so the user's file is never moved or deleted. For a converted file,
+    ``converted_from`` = (sha256, hash match) of the original: the verification state is the
+    original's, as the converted bytes have no published hash.
     """
     if converted_from is None:
         sha, ok = _check_source(e, src, source, no_verify)
     else:
         sha, ok = files.sha256_file(src), converted_from[1]
     state = VERIFIED if ok else (RECORDED if ok is None else UNVERIFIED)
-    if src.parent != dest.parent:
+    if not owned:
         tmp = files.temp_path_for(dest)
         shutil.copyfile(src, tmp)
         src = tmp
@@ -228,22 +230,34 @@ def import_file(name: str, file: str | os.PathLike, no_verify: bool = False) -> 
     src = Path(file)
     if not src.is_file():
         raise BadInput(f"{src}: no such file")
+    _refuse_other_entries_file(e, src)
     dest = weights_dir() / e.filename
     with files.locked(dest):
         return _store(e, src, dest, str(src), no_verify)
 
 
-def _store(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool = False) -> WeightStatus:
+def _refuse_other_entries_file(e: WeightEntry, src: Path) -> None:
+    """Importing another entry's cached file (or a sidecar) would corrupt the cache's bookkeeping."""
+    real = src.resolve()
+    for other in REGISTRY.values():
+        cached = (weights_dir() / other.filename).resolve()
+        if real in (cached, _sidecar(cached)) and other.name != e.name:
+            raise BadInput(f"{src}: is the cached file of {other.name!r}, not a download of {e.name!r}", f"import the file you downloaded for {e.name!r}")
+    if real == _sidecar((weights_dir() / e.filename).resolve()):
+        raise BadInput(f"{src}: is the cache's record of {e.name!r}, not a weights file")
+
+
+def _store(e: WeightEntry, src: Path, dest: Path, source: str, no_verify: bool = False, owned: bool = False) -> WeightStatus:
     """Verify ``src`` and put it (converted to our format where the entry has a converter) in place."""
     if e.converter is not None:
         original = _check_source(e, src, source, no_verify)
         tmp = files.temp_path_for(dest, ".converted")
         try:
             if e.converter(e, src, tmp):
-                return _finish(e, tmp, dest, f"{source} (converted)", converted_from=original)
+                return _finish(e, tmp, dest, f"{source} (converted)", converted_from=original, owned=True)
         finally:
             files.remove(tmp)
-    return _finish(e, src, dest, source, no_verify)
+    return _finish(e, src, dest, source, no_verify, owned=owned)
 
 
 def fetch(name: str, timeout: float = http.TIMEOUT, progress: http.Progress | None = None) -> WeightStatus:
@@ -271,7 +285,7 @@ def fetch(name: str, timeout: float = http.TIMEOUT, progress: http.Progress | No
                 errors.append(err.message)
                 continue
             try:
-                st = _store(e, partial, dest, url)
+                st = _store(e, partial, dest, url, owned=True)
             except BadInput:
                 files.remove(partial)
                 raise

@@ -26,6 +26,7 @@ def test_split_is_person_disjoint_and_reports_against_fomm_and_lia(tmp_path, cli
     assert (tmp_path / "split" / train[0]["path"]).resolve() == (crops / "clips" / f"{clips[0].clip_id}.mp4").resolve()
     report = (tmp_path / "split" / "split_report.md").read_text()
     assert "| this build | 1 | 2 | 1 | 2 |" in report
+    assert "Crop box rule (`vhq crop --box`): `vhq`." in report  # rows from before --box: the vhq rule
     assert "| FOMM vox-metadata.csv | 19,522 | 525 |" in report and "| LIA VoxCelebHQ | 17,512 | 483 |" in report
     assert "| LIA VoxCelebHQ | -17,511 (0.0%) | -481 (0.4%) |" in report
     assert "Manifest test clips available: 2 of 4 (50.0%)." in report  # id4's train row counts as test

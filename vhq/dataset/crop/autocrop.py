@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vhq.dataset.crop.faces import Detector
-from vhq.dataset.crop.geometry import Rejected, Square, square_around
+from vhq.dataset.crop.geometry import Region, Rejected, square_around
 from vhq.errors import BadInput
 from vhq.io import video
 
@@ -31,7 +31,7 @@ def _largest(det: Detector, image: np.ndarray):
     return max(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))[0]
 
 
-def face_square(images: list[np.ndarray], what: Path, enlarge: float = AUTO_ENLARGE, detector: Detector | None = None) -> Square:
+def face_square(images: list[np.ndarray], what: Path, enlarge: float = AUTO_ENLARGE, detector: Detector | None = None) -> Region:
     """The crop square for ``images`` (frames of one shot); BadInput naming ``what`` if no face is found."""
     det = detector or Detector()
     boxes = [b for b in (_largest(det, img) for img in images) if b is not None]
@@ -45,13 +45,13 @@ def face_square(images: list[np.ndarray], what: Path, enlarge: float = AUTO_ENLA
         raise BadInput(f"{what}: cannot face-crop: {e.detail}", "crop the input yourself and pass --crop none") from None
 
 
-def crop(frames: torch.Tensor, sq: Square) -> torch.Tensor:
+def crop(frames: torch.Tensor, sq: Region) -> torch.Tensor:
     """``[..., H, W, 3]`` frames cut to the square."""
     x0, y0, x1, y1 = sq.xyxy
     return frames[..., y0:y1, x0:x1, :]
 
 
-def video_square(path: Path, enlarge: float = AUTO_ENLARGE, detector: Detector | None = None) -> Square:
+def video_square(path: Path, enlarge: float = AUTO_ENLARGE, detector: Detector | None = None) -> Region:
     info = video.probe(path)
     picks = sorted({int(round(i)) for i in np.linspace(0, max(info.frames - 1, 0), VIDEO_SAMPLES)})
     frames = [f.numpy() for i in picks for b in video.iter_frames(path, batch_size=1, start=i, count=1) for f in b]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vhq.dataset.crop.geometry import Rejected, Square, Timing, iou
+from vhq.dataset.crop.geometry import Region, Rejected, Timing, iou
 from vhq.dataset.crop.scenes import Segment
 from vhq.errors import MediaError
 
@@ -101,14 +101,14 @@ def grab(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
     return out
 
 
-def frame_iou(det: Detector, frame: np.ndarray, sq: Square) -> float:
+def frame_iou(det: Detector, frame: np.ndarray, sq: Region) -> float:
     import cv2
     import numpy as np
 
-    region = frame[sq.y : sq.y + sq.side, sq.x : sq.x + sq.side]
-    scale = min(1.0, DETECT_SIZE / sq.side)
+    region = frame[sq.y : sq.y + sq.height, sq.x : sq.x + sq.width]
+    scale = min(1.0, DETECT_SIZE / max(sq.width, sq.height))
     if scale < 1.0:
-        region = cv2.resize(region, (round(sq.side * scale),) * 2, interpolation=cv2.INTER_AREA)
+        region = cv2.resize(region, (round(sq.width * scale), round(sq.height * scale)), interpolation=cv2.INTER_AREA)
     best = 0.0
     for (x0, y0, x1, y1), _ in det.faces(np.ascontiguousarray(region)):
         face = (x0 / scale + sq.x, y0 / scale + sq.y, x1 / scale + sq.x, y1 / scale + sq.y)
@@ -116,7 +116,7 @@ def frame_iou(det: Detector, frame: np.ndarray, sq: Square) -> float:
     return best
 
 
-def check(det: Detector, path: Path, t: Timing, sq: Square, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD) -> FaceScore:
+def check(det: Detector, path: Path, t: Timing, sq: Region, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD) -> FaceScore:
     """Score the face on ``k`` frames of the kept segment; ``Rejected(no-face)`` below ``threshold``."""
     import numpy as np
 

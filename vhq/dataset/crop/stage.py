@@ -3,7 +3,7 @@
 Per clip, cheapest checks first:
 
 1. find the downloaded file holding the clip (``download_status.csv``) and its offset;
-2. the crop square (``vhq.dataset.crop.geometry``): ``out-of-frame`` / ``too-small``;
+2. the crop region by the ``--box`` rule (``vhq.dataset.crop.geometry``): ``out-of-frame`` / ``too-small``;
 3. shot cuts in the clip's span (``vhq.dataset.crop.scenes``): keep the longest shot or drop ``scene-cut``;
 4. the face on k frames of the kept shot (``vhq.dataset.crop.faces``): ``no-face``;
 5. one ffmpeg pass: input seeking to the first frame, crop, lanczos resize to ``size``, H.264
@@ -13,13 +13,19 @@ Per clip, cheapest checks first:
 
 A clip whose row in ``crop_status.csv`` is final (``ok`` with its file present, or ``dropped``) with
 the same parameters and the same source file is skipped, so re-runs only do what is left and a
-killed run resumes to the same outputs (encoding is bit-exact for the same ffmpeg build).
+killed run resumes to the same outputs (encoding is bit-exact for the same ffmpeg build). Every ``ok``
+row records the sha256 and size of its output (a re-run adds them to rows written before they were).
+
+One output folder holds one box rule: a run whose ``--box`` differs from the rule recorded in the
+folder's tables is refused before any work, since the clips of two rules differ in framing and a
+split over the folder would mix them without saying so.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +34,12 @@ from vhq import __version__
 from vhq.console import info, progress
 from vhq.dataset.crop import status as crop_status
 from vhq.dataset.crop.faces import Detector, check
-from vhq.dataset.crop.geometry import Rejected, Source, Square, Timing, crop_square, locate, timing
+from vhq.dataset.crop.geometry import VHQ, Region, Rejected, Source, Timing, crop_region, locate, timing
 from vhq.dataset.crop.options import Options, write_run
 from vhq.dataset.crop.scenes import Segment, find_cuts, keep_segment
 from vhq.dataset.download import status as download_status
 from vhq.dataset.manifest import Clip, Manifest
-from vhq.errors import BadInput, MediaError, VhqError
+from vhq.errors import BadInput, MediaError, OutputError, VhqError
 from vhq.io import files
 from vhq.io.video import ffmpeg_exe, probe
 from vhq.parallel import Shard, map_unordered
@@ -50,14 +56,37 @@ def params_key(clip: Clip, source: Source | None, opts: Options) -> str:
     if source is not None:
         st = source.path.stat()
         src = f"{source.rel}|{st.st_size}|{source.offset:.6f}"
-    return files.sha256_strings([json.dumps(opts.params(), sort_keys=True), json.dumps(clip.as_row(), sort_keys=True), src])[:16]
+    params = opts.params()
+    if params["box"] == VHQ:  # the rule before --box existed: folders cropped then keep their keys
+        del params["box"]
+    return files.sha256_strings([json.dumps(params, sort_keys=True), json.dumps(clip.as_row(), sort_keys=True), src])[:16]
+
+
+def check_box_rule(earlier: dict[str, dict], opts: Options) -> None:
+    """Refuse to add clips of one box rule to a folder cropped with another."""
+    rules: dict[str, int] = {}
+    for row in earlier.values():
+        rules[crop_status.box_rule(row)] = rules.get(crop_status.box_rule(row), 0) + 1
+    other = {r: n for r, n in rules.items() if r != opts.box}
+    if other:
+        was = ", ".join(f"{n} clip(s) with --box {r}" for r, n in sorted(other.items()))
+        raise BadInput(f"{opts.out}: crop_status records {was}; this run asks for --box {opts.box}",
+                       f"give --box {opts.box} its own --out folder, or re-run with --box {next(iter(other))}")
+
+
+def fingerprint_output(path: Path) -> tuple[str, int]:
+    """(sha256, bytes) of a clip: the mp4's own, or for a PNG folder the sha256 of its ``name sha256`` lines."""
+    if path.is_file():
+        return files.sha256_file(path), path.stat().st_size
+    frames = sorted(p for p in path.iterdir() if p.is_file())
+    return files.sha256_strings([f"{p.name} {files.sha256_file(p)}" for p in frames]), sum(p.stat().st_size for p in frames)
 
 
 # ----------------------------------------------------------------------------------------------
 # The ffmpeg pass
 
 
-def ffmpeg_command(src: Path, t: Timing, sq: Square, frames: int, opts: Options, dest: Path) -> list[str]:
+def ffmpeg_command(src: Path, t: Timing, sq: Region, frames: int, opts: Options, dest: Path) -> list[str]:
     """Input-seek to half a source frame before the first wanted frame, then cut ``frames`` frames."""
     half = 0.5 / t.src_fps
     filters = []
@@ -69,7 +98,7 @@ def ffmpeg_command(src: Path, t: Timing, sq: Square, frames: int, opts: Options,
         filters.append(f"fps=fps={t.out_fps:g}:start_time={start:.6f}:round=near")
     else:
         ss = max(0.0, t.first / t.src_fps - half)
-    filters += [f"crop={sq.side}:{sq.side}:{sq.x}:{sq.y}:exact=1", f"scale={opts.size}:{opts.size}:flags=lanczos", "setpts=PTS-STARTPTS"]
+    filters += [f"crop={sq.width}:{sq.height}:{sq.x}:{sq.y}:exact=1", f"scale={opts.size}:{opts.size}:flags=lanczos", "setpts=PTS-STARTPTS"]
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", f"{ss:.6f}", "-i", str(src),
            "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-vf", ",".join(filters), "-frames:v", str(frames),
            "-fflags", "+bitexact", "-flags:v", "+bitexact"]
@@ -81,11 +110,15 @@ def ffmpeg_command(src: Path, t: Timing, sq: Square, frames: int, opts: Options,
     return cmd
 
 
-def encode(src: Path, t: Timing, sq: Square, frames: int, opts: Options, dest: Path) -> Path:
+def encode(src: Path, t: Timing, sq: Region, frames: int, opts: Options, dest: Path) -> Path:
     with files.atomic_path(dest, suffix=".mp4" if opts.format == "mp4" else "") as tmp:
         if opts.format == "png":
             tmp.mkdir()
         r = subprocess.run(ffmpeg_command(src, t, sq, frames, opts, tmp), capture_output=True, text=True)
+        if r.returncode == -signal.SIGXFSZ or "File too large" in r.stderr:
+            raise OutputError(f"{dest}: the file-size limit was reached while encoding", "raise it (ulimit -f) and re-run")
+        if "No space left" in r.stderr:
+            raise OutputError(f"{dest}: no space left on the device", "free some space and re-run")
         if r.returncode != 0:
             raise MediaError(f"{src}: ffmpeg failed cutting {dest.name}: {' | '.join(r.stderr.strip().splitlines()[-3:])}")
         got = probe(tmp).frames
@@ -127,9 +160,10 @@ def process(clip: Clip, ctx: Context, source: Source | None, key: str) -> dict:
         row.update(source_width=vi.width, source_height=vi.height, source_fps=f"{vi.fps:.3f}".rstrip("0").rstrip("."))
         t = timing(clip, source, vi.fps, vi.frames)
         row["resampled"] = int(t.resample)
-        sq = crop_square(clip, vi.width, vi.height, opts.enlarge, opts.min_crop, opts.min_inside)
+        sq = crop_region(clip, vi.width, vi.height, opts.box, opts.factor, opts.min_crop, opts.min_inside)
         row.update(box_left=sq.box[0], box_top=sq.box[1], box_right=sq.box[2], box_bottom=sq.box[3], crop_x=sq.x, crop_y=sq.y,
-                   crop_side=sq.side, enlarge_used=sq.enlarge, shift_x=sq.shift[0], shift_y=sq.shift[1])
+                   crop_side=sq.side, crop_width=sq.width, crop_height=sq.height, enlarge_used="" if sq.enlarge is None else sq.enlarge,
+                   shift_x=sq.shift[0], shift_y=sq.shift[1])
         cuts = find_cuts(source.path, t, clip.frames, opts.cut_threshold, opts.cut_min_content)
         row["cuts"] = ";".join(map(str, cuts))
         seg: Segment = keep_segment(clip.frames, cuts, opts.min_frames)
@@ -141,7 +175,8 @@ def process(clip: Clip, ctx: Context, source: Source | None, key: str) -> dict:
         dest = output_path(opts.out, clip.clip_id, opts.format)
         _remove_stale_temps(opts.out, clip.clip_id)
         encode(source.path, shift(t, seg.start), sq, seg.frames, opts, dest)
-        row.update(status=crop_status.OK, output=dest.relative_to(opts.out).as_posix())
+        sha, size = fingerprint_output(dest)
+        row.update(status=crop_status.OK, output=dest.relative_to(opts.out).as_posix(), output_sha256=sha, output_bytes=size)
     except Rejected as r:
         final = r.reason not in ("not-downloaded", "not-in-download")
         row.update(status=crop_status.DROPPED if final else crop_status.SKIPPED, reason=r.reason, detail=r.detail)
@@ -149,6 +184,8 @@ def process(clip: Clip, ctx: Context, source: Source | None, key: str) -> dict:
             row[k] = ";".join(map(str, v)) if isinstance(v, tuple) else v
         if final:  # a clip dropped now must not keep an output from an earlier run with other settings
             files.remove(output_path(opts.out, clip.clip_id, opts.format))
+    except OutputError as e:
+        row.update(status=crop_status.ERROR, reason="cannot-write", detail=e.message)
     except VhqError as e:
         row.update(status=crop_status.ERROR, reason="media-error", detail=e.message)
     except Exception as e:  # noqa: BLE001 - recorded per clip; the run goes on and exits non-zero
@@ -186,15 +223,13 @@ def _done(row: dict | None, key: str, opts: Options) -> bool:
 
 def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | None = None) -> Summary:
     opts.validate()
-    opts.out.mkdir(parents=True, exist_ok=True)
-    (opts.out / CLIPS).mkdir(exist_ok=True)
+    files.check_writable(opts.out, folder=True)
     downloads = download_status.read(opts.videos)
     if not downloads:
         raise BadInput(f"--videos {opts.videos}: no download_status.csv", "run `vhq download --manifest M --out DIR` first and pass that DIR")
-    write_run(manifest, opts)
     earlier = crop_status.read(opts.out)
-    ctx = Context(opts, downloads, Detector(opts.device))
-    todo, done_before = [], 0
+    check_box_rule(earlier, opts)
+    todo, done_before, unhashed = [], 0, []
     for clip in shard.select(manifest.clips, key=lambda c: c.video_id):
         try:
             source = locate(clip, downloads.get(clip.video_id), opts.videos)
@@ -203,18 +238,33 @@ def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | 
         key = params_key(clip, source, opts)
         if _done(earlier.get(clip.clip_id), key, opts):
             done_before += 1
+            if earlier[clip.clip_id]["status"] == crop_status.OK and not earlier[clip.clip_id].get("output_sha256"):
+                unhashed.append(earlier[clip.clip_id])  # cropped before crops were hashed
             continue
         todo.append((clip, source, key))
     if limit is not None:
         todo = todo[:limit]
+    (opts.out / CLIPS).mkdir(parents=True, exist_ok=True)  # only now: bad input above leaves nothing behind
+    # the table is this shard's lock: a second run on the same shard stops here, before writing anything
+    table = crop_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if shard.count == 1 or shard.owns(v.get("video_id", ""))})
+    try:
+        write_run(manifest, opts)
+        ctx = Context(opts, downloads, Detector(opts.device))
+    except BaseException:
+        table.close()
+        raise
     counts: dict[str, int] = {}
     reasons: dict[str, int] = {}
     errors: list[dict] = []
     import torch
 
-    table = crop_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if shard.count == 1 or shard.owns(v.get("video_id", ""))})
     info(f"vhq crop: {len(todo)} clip(s) to do, {done_before} done before; {opts.size}px {opts.format}"
          f"{f' crf {opts.crf}' if opts.format == 'mp4' else ''}; table {table.path}")
+    for row in unhashed:
+        sha, size = fingerprint_output(opts.out / row["output"])
+        table.put({**row, "output_sha256": sha, "output_bytes": size})
+    if unhashed:
+        info(f"vhq crop: recorded the sha256 and size of {len(unhashed)} clip(s) cropped by an earlier version")
     threads = torch.get_num_threads()
     try:
         # MTCNN runs on small images: one thread each is fastest, and with several threads per worker

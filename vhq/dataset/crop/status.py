@@ -24,16 +24,21 @@ FINAL = (OK, DROPPED)
 
 FIELDS = (
     "clip_id", "video_id", "person_id", "partition", "status", "reason", "detail",
-    "output", "frames", "out_fps", "start_frame", "end_frame", "out_start_frame", "out_end_frame",
+    "box", "output", "output_sha256", "output_bytes", "frames", "out_fps", "start_frame", "end_frame", "out_start_frame", "out_end_frame",
     "trimmed_head", "trimmed_tail", "cuts",
     "source", "source_width", "source_height", "source_fps", "source_offset", "resampled",
-    "box_left", "box_top", "box_right", "box_bottom", "crop_x", "crop_y", "crop_side", "enlarge_used", "shift_x", "shift_y",
+    "box_left", "box_top", "box_right", "box_bottom", "crop_x", "crop_y", "crop_side", "crop_width", "crop_height", "enlarge_used", "shift_x", "shift_y",
     "face_iou", "face_ious", "face_frames",
     "size", "format", "codec", "crf", "preset", "gop", "pix_fmt", "scale_flags",
     "enlarge", "min_crop", "min_inside", "face_check", "face_threshold", "face_samples", "face_detector",
     "cut_detector", "cut_threshold", "cut_min_content", "min_frames",
     "params_key", "vhq_version", "updated",
 )
+
+
+def box_rule(row: dict) -> str:
+    """The ``vhq crop --box`` rule a row was cropped with (rows written before ``--box`` existed: vhq)."""
+    return row.get("box") or "vhq"
 
 
 def read(out_dir: str | os.PathLike) -> dict[str, dict]:

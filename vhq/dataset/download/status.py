@@ -55,7 +55,11 @@ def sections(row: dict, out_dir: str | os.PathLike) -> list[Section]:
     out = []
     for name, span in zip(names, spans):
         a, _, b = span.partition("-")
-        out.append(Section(Path(out_dir) / name, float(a), float(b)))
+        try:
+            out.append(Section(Path(out_dir) / name, float(a), float(b)))
+        except ValueError:
+            raise BadInput(f"{out_dir}/{STATUS_FILE}: row {row.get('video_id')} has section {span!r}, not START-END seconds",
+                           "fix or delete that row (vhq download fetches the video again)") from None
     return out
 
 

@@ -290,7 +290,7 @@ def test_bad_input_is_one_line(tmp_path, cli):
 
 
 def test_ffmpeg_command_seeks_on_input_and_pins_the_encoder(tmp_path):
-    sq = C.Square(10, 20, 300, (0, 0, 1, 1), 1.1, (0, 0))
+    sq = C.Region(10, 20, 300, 300, (0, 0, 1, 1), 1.1, (0, 0))
     t = C.Timing(4.0, 6.0, 25.0, 25.0, 100, False)
     opts = crop_run.Options(out=tmp_path, videos=tmp_path)
     cmd = crop_run.ffmpeg_command(Path("in.mp4"), t, sq, 50, opts, Path("o.mp4"))

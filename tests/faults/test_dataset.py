@@ -1,0 +1,81 @@
+"""Fault cases of the dataset stages: outputs checked before work, one writer per shard, a full disk
+recorded as a retryable failure that a re-run completes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vhq.io import files
+from vhq.testing import download_folder as D
+from vhq.testing.faults import Fault, unwritable_folder
+
+UNWRITABLE = unwritable_folder()
+CROP = ["--size", "64", "--min-crop", "50", "--min-frames", "10", "--preset", "ultrafast", "--workers", "1"]
+
+
+def downloads(root: Path) -> tuple[Path, Path]:
+    """One synthetic download with one clip, and its manifest."""
+    v = D.Video("vidA", D.spec(frames=40, seed=1))
+    D.write_downloads(root / "dl", [v])
+    D.write_manifest(root / "m.csv", [D.clip(v, "p1", "train", 0, 30)])
+    return root / "m.csv", root / "dl"
+
+
+def crop(out_of):
+    def build(root: Path):
+        m, dl = downloads(root)
+        return ["crop", "-m", m, "--videos", dl, "-o", out_of(root), *CROP]
+    return build
+
+
+def a_file(root: Path) -> Path:
+    (root / "taken").write_bytes(b"the user's file")
+    return root / "taken"
+
+
+def _recrop_completes(root: Path) -> None:
+    r = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "crop", "-m", root / "m.csv", "--videos", root / "dl", "-o", root / "out", *CROP],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = files.read_csv(root / "out" / "crop_status.csv")
+    assert [r["status"] for r in rows] == ["ok"], rows
+    assert files.sha256_file(root / "out" / rows[0]["output"]) == rows[0]["output_sha256"]
+
+
+CASES = [
+    Fault("crop-out-is-a-file", crop(a_file), 1, r"^error: .*taken: exists and is not a folder", unchanged=("taken",)),
+    Fault("crop-out-under-a-file", crop(lambda r: a_file(r) / "crops"), 1, r"^error: .*taken/crops: .*taken is a file, not a folder", unchanged=("taken",)),
+    Fault("crop-over-the-file-size-limit", crop(lambda r: r / "out"), 1, r"^error: ", file_size_limit=4096,
+          absent=("out/clips/*",), after=_recrop_completes),
+]
+if UNWRITABLE is not None:
+    CASES.append(Fault("crop-out-unwritable", crop(lambda r: UNWRITABLE / "vhq-crops"), 1, r"^error: .*vhq-crops: cannot write in "))
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_dataset_fault(case, fault):
+    fault(case)
+
+
+def test_a_second_crop_on_the_same_shard_is_refused_naming_the_first(cli, tmp_path, cli_env, _isolated_cache):
+    m, dl = downloads(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import files\n"
+                               "with files.exclusive_writer(sys.argv[1], folder=False):\n    print('held', flush=True); time.sleep(120)",
+                               out / "crop_status.csv"], stdout=subprocess.PIPE, text=True, env=cli_env(_isolated_cache))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = cli("crop", "-m", m, "--videos", dl, "-o", out, *CROP)
+        assert code == 1, err
+        assert err.splitlines()[0].startswith(f"error: {out / 'crop_status.csv'}: this status table is being written by pid {holder.pid} on "), err
+        assert not (out / "crop_run.json").exists() and not any((out / "clips").iterdir())
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, err = cli("crop", "-m", m, "--videos", dl, "-o", out, *CROP)  # the killed holder's lock is taken over
+    assert code == 0, err
