@@ -27,13 +27,16 @@ def eval_command(
     metrics: Annotated[str, typer.Option(help=METRICS_HELP)] = catalog.default_names("paired"),
     protocol: Annotated[str, typer.Option(help="lia (L1/LPIPS video-weighted, rest frame-weighted) or fomm (all frame-weighted).")] = EvalOptions.protocol,
     size: Annotated[Optional[int], typer.Option(help="Resize both sides to NxN (bilinear, antialiased) before scoring; default: the GT's native size.")] = EvalOptions.size,
-    out: Annotated[Path, typer.Option(help="Folder for per_video.csv and summary.csv.")] = Path("eval-out"),
+    out: Annotated[Path, typer.Option(help="Folder for summary.csv and per_video-<model>-<protocol>.csv (+ .json: protocol, test set).")] = Path("eval-out"),
     name: Annotated[Optional[str], typer.Option(help="Model name in summary/leaderboard rows (default: the --pred folder name).")] = None,
     leaderboard: Annotated[Optional[Path], typer.Option(help="Leaderboard CSV to merge this run's rows into (created if absent).")] = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Score only keys present on both sides instead of failing.")] = False,
-    truncate: Annotated[bool, typer.Option("--truncate", help="Score the common frame prefix when frame counts differ instead of failing.")] = False,
+    truncate: Annotated[bool, typer.Option("--truncate", help="Score the aligned common frames when frame counts differ instead of failing (needs --offset, or detects outputs that skip frame 0).")] = False,
+    offset: Annotated[Optional[int], typer.Option(help="Prediction frame i shows GT frame i+K (1: outputs that skip the source frame). Recorded.")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of PNG-frame folders (default: a folder follows the video it is paired with).")] = None,
+    allow_fps_mismatch: Annotated[bool, typer.Option("--allow-fps-mismatch", help="Score pairs whose frame rates differ instead of failing (recorded).")] = False,
     batch_size: Annotated[int, typer.Option(help="Frames decoded per step (and per network call on GPU).")] = EvalOptions.batch_size,
-    aed_crop: Annotated[str, typer.Option(help="AED input: 'frame' (whole frame to 160x160, pose-evaluation-like) or 'mtcnn' (face crop).")] = EvalOptions.aed_crop,
+    aed_crop: Annotated[str, typer.Option(help="aed_facenet input: 'frame' (whole frame to 160x160) or 'mtcnn' (face crop); aed (OpenFace) takes the whole frame.")] = EvalOptions.aed_crop,
     aed_distance: Annotated[str, typer.Option(help="AED distance: 'squared' (pose-evaluation) or 'l2'.")] = EvalOptions.aed_distance,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: this rank's GPU if any, else cpu).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the GT feature cache.")] = False,
@@ -67,7 +70,8 @@ def eval_command(
 
         raise BadInput("--gt is required", "pass the ground-truth / real video folder (distribution metrics may use --real-stats FILE.pkl instead)")
     if paired_names or not dist_names:
-        rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, allow_missing, truncate,
+        rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, leaderboard,
+                        {"allow_missing": allow_missing, "truncate": truncate, "offset": offset, "fps": fps, "allow_fps_mismatch": allow_fps_mismatch},
                         batch_size, aed_crop, aed_distance, device, no_cache)
     if dist_names:
         embedder = embedder_info = None
@@ -91,14 +95,14 @@ def eval_command(
             rows += dist_summary
     if distributed.rank() != 0:
         return
-    summary = report.write_summary(out / "summary.csv", rows)
+    summary = report.write_summary(out / "summary.csv", report.per_video_relative_to(rows, out / "summary.csv"))
     console.echo(str(summary))
     if leaderboard is not None:
-        console.echo(str(report.append_leaderboard(leaderboard, rows)))
+        console.echo(str(report.append_leaderboard(leaderboard, report.per_video_relative_to(rows, leaderboard))))
 
 
-def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, truncate, batch_size, aed_crop, aed_distance, device, no_cache) -> list[dict]:
-    """Paired metrics: score, write per_video.csv, print the summary lines; return summary rows."""
+def _paired(pred, gt, metrics, protocol, size, out, model, leaderboard, pairing_options, batch_size, aed_crop, aed_distance, device, no_cache) -> list[dict]:
+    """Paired metrics: score, write the per-video CSV, print the summary lines; return summary rows."""
     from eval import pairing, report
     from eval.paired import evaluate
     from vhq import console, distributed
@@ -113,22 +117,43 @@ def _paired(pred, gt, metrics, protocol, size, out, model, allow_missing, trunca
         device=str(distributed.resolve_device(device)),
         use_cache=not no_cache,
     )
-    res = evaluate(pred, gt, opts, allow_missing=allow_missing, truncate=truncate)
+    res = evaluate(pred, gt, opts, **pairing_options)
     ps = res.pairset
-    if ps.missing:
-        console.warn(f"{len(ps.missing)} GT videos have no prediction and were not scored (--allow-missing)")
-    if ps.truncated:
-        console.warn(f"{len(ps.truncated)} videos scored on their common frame prefix (--truncate)")
     if distributed.rank() != 0:
         return []
+    _warn_inputs(res)
     fp = pairing.fingerprint(ps.pairs)
-    rows = report.leaderboard_rows(res.summary, model=model, testset=Path(gt).resolve().name, fingerprint=fp)
-    per_video = report.write_per_video(out / "per_video.csv", [r.row for r in res.results], res.columns)
+    testset = Path(gt).resolve().name
+    rows = report.leaderboard_rows(res.summary, model=model, testset=testset, fingerprint=fp)
+    per_video = report.write_per_video(report.per_video_path(out, model, opts.protocol), [r.row for r in res.results], res.columns,
+                                       model=model, protocol=opts.protocol, testset=testset, testset_fingerprint=fp, params=rows[0]["params"] if rows else "")
     size_txt = f"{opts.size}x{opts.size}" if opts.size else f"native {ps.native_size()}"
     console.echo(f"{model}: {len(res.results)} videos, {ps.frames} frames, protocol {opts.protocol}, size {size_txt}")
     report.echo_summary(rows, "paired")
     console.echo(str(per_video))
-    return report.with_details(rows, per_video=str(per_video.resolve()))
+    return report.with_per_video(rows, per_video)
+
+
+def _warn_inputs(res) -> None:
+    """One warning per kind of input that changes a score without failing."""
+    from vhq import console
+
+    ps = res.pairset
+    if ps.missing:
+        console.warn(f"{len(ps.missing)} GT videos have no prediction and were not scored (--allow-missing)")
+    if ps.truncated:
+        console.warn(f"{len(ps.truncated)} videos scored on their aligned common frames (--truncate, offset {ps.offset})")
+    if ps.offset_source == "detected":
+        console.warn("every prediction is one frame shorter than its GT and starts at GT frame 1: scored with offset 1 (detected; --offset K chooses)")
+    if ps.fps_mismatch:
+        console.warn(f"{len(ps.fps_mismatch)} predictions have another frame rate than their GT, e.g. {ps.fps_mismatch[0]} (--allow-fps-mismatch; recorded)")
+    lossy = ps.lossy()
+    if lossy:
+        console.warn(f"{len(lossy)} of {len(ps.pairs)} predictions are lossy ({lossy[0].pred_encoding.label()}, e.g. {lossy[0].key}): published numbers "
+                     "score lossless frames; write PNG folders or libx264rgb CRF 0 (recorded)")
+    gray = [r.key for r in res.results if r.grayscale_pred]
+    if gray:
+        console.warn(f"{len(gray)} predictions are grayscale (R = G = B in every frame, e.g. {gray[0]}) while the GT has colour: scored as gray RGB (recorded)")
 
 
 @leaderboard_app.command("render")
