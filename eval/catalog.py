@@ -24,7 +24,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Mapping
 
-from vhq.errors import BadInput
+from vhq.errors import BadInput, UsageError
 
 PROTOCOLS = ("lia", "fomm")
 DEFAULT_PROTOCOL = "lia"
@@ -151,12 +151,12 @@ def parse_metrics(text: str | None, kind: str | None = "paired", *, ordered: boo
         return [m for m in of_kind(kind) if m.default]
     requested = normalise(text)
     if not requested:
-        raise BadInput("--metrics is empty")
+        raise UsageError(f"--metrics {text!r} names no metric", f"choose from: {names(kind)}")
     rows = of_kind(kind)
     choices = {m.column: m for m in rows} | {m.name: m for m in rows}  # a row's default CSV column names it too
     unknown = [n for n in requested if n not in choices]
     if unknown:
-        raise BadInput(f"unknown metric(s): {', '.join(unknown)}", f"choose from: {names(kind)}")
+        raise UsageError(f"unknown metric(s): {', '.join(unknown)}", f"choose from: {names(kind)}")
     picked = list({choices[n].name: choices[n] for n in requested}.values())
     return [m for m in rows if m in picked] if ordered else picked
 

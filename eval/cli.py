@@ -5,6 +5,7 @@ Kept free of heavy imports so ``vhq --help`` stays fast; the networks load insid
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -35,21 +36,21 @@ def eval_command(
     offset: Annotated[Optional[int], typer.Option(help="Prediction frame i shows GT frame i+K (1: outputs that skip the source frame). Recorded.")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Frame rate of PNG-frame folders (default: a folder follows the video it is paired with).")] = None,
     allow_fps_mismatch: Annotated[bool, typer.Option("--allow-fps-mismatch", help="Score pairs whose frame rates differ instead of failing (recorded).")] = False,
-    batch_size: Annotated[int, typer.Option(help="Frames decoded per step (and per network call on GPU).")] = EvalOptions.batch_size,
+    batch_size: Annotated[int, typer.Option(min=1, help="Frames decoded per step (and per network call on GPU).")] = EvalOptions.batch_size,
     aed_crop: Annotated[str, typer.Option(help="aed_facenet input: 'frame' (whole frame to 160x160) or 'mtcnn' (face crop); aed (OpenFace) takes the whole frame.")] = EvalOptions.aed_crop,
     aed_distance: Annotated[str, typer.Option(help="AED distance: 'squared' (pose-evaluation) or 'l2'.")] = EvalOptions.aed_distance,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: this rank's GPU if any, else cpu).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the GT feature cache.")] = False,
     fvd_protocol: Annotated[str, typer.Option(help="FVD clip protocol: stylegan-v (default), digan, tats, cd-fvd-i3d.")] = DistributionOptions.fvd_protocol,
     fid_protocol: Annotated[str, typer.Option(help="Video-FID clip protocol: g3an (centre 16 frames).")] = DistributionOptions.fid_protocol,
-    first_frames: Annotated[Optional[int], typer.Option(help="Video FID on the first N frames only (LIA's cross-video setting: 100).")] = DistributionOptions.first_frames,
-    trials: Annotated[Optional[int], typer.Option(help="FVD/KVD trials reported as mean ± std (default: the protocol's; DIGAN 10).")] = DistributionOptions.trials,
+    first_frames: Annotated[Optional[int], typer.Option(min=1, help="Video FID on the first N frames only (LIA's cross-video setting: 100).")] = DistributionOptions.first_frames,
+    trials: Annotated[Optional[int], typer.Option(min=1, help="FVD/KVD trials reported as mean ± std (default: the protocol's; DIGAN 10).")] = DistributionOptions.trials,
     seed: Annotated[Optional[int], typer.Option(help="Clip-sampling seed (default: the protocol's); recorded.")] = DistributionOptions.seed,
-    max_videos: Annotated[Optional[int], typer.Option(help="Use at most N videos per set (default: the protocol's, e.g. 2048).")] = DistributionOptions.max_videos,
+    max_videos: Annotated[Optional[int], typer.Option(min=1, help="Use at most N videos per set (default: the protocol's, e.g. 2048).")] = DistributionOptions.max_videos,
     cov: Annotated[Optional[str], typer.Option(help="Covariance normalisation: biased (1/N) or unbiased (1/(N-1)); default: the protocol's.")] = DistributionOptions.cov,
     fd_method: Annotated[str, typer.Option(help="Fréchet trace: eigen (symmetric, stable) or sqrtm (scipy, bit parity with StyleGAN-V/G3AN); the cd-fvd protocols pin sqrtm_real.")] = DistributionOptions.fd_method,
     clip_resolution: Annotated[Optional[int], typer.Option(help="cd-fvd protocols: the loader's antialiased crop, 128 or 256 (default 256); match the --real-stats file.")] = DistributionOptions.clip_resolution,
-    resample_to: Annotated[Optional[int], typer.Option(help="cd-fvd's n_fake rule: redraw the generated set until it gives N clips (cd-fvd: 2048). Default: every video once.")] = DistributionOptions.resample_to,
+    resample_to: Annotated[Optional[int], typer.Option(min=1, help="cd-fvd's n_fake rule: redraw the generated set until it gives N clips (cd-fvd: 2048). Default: every video once.")] = DistributionOptions.resample_to,
     real_stats: Annotated[Optional[Path], typer.Option("--real-stats", help="Published real-set statistics (cd-fvd .pkl: sum, outer-product sum, count) instead of --gt videos, for one Fréchet metric.", dir_okay=False)] = DistributionOptions.real_stats,
     kvd_mode: Annotated[str, typer.Option(help="KVD: full (DIGAN/TATS) or subsets (100 subsets, x1000).")] = DistributionOptions.kvd_mode,
     acd_pairs: Annotated[str, typer.Option(help="ACD frame pairs: all or consecutive.")] = DistributionOptions.acd_pairs,
@@ -58,47 +59,60 @@ def eval_command(
     """Score predictions: paired metrics against ground truth, distribution metrics against a real set."""
     from eval import distribution, report
     from vhq import console, distributed
+    from vhq.errors import BadInput, UsageError
+    from vhq.io import files, lease
 
     distributed.init()
     requested = catalog.normalise(metrics)
+    if not requested:
+        raise UsageError(f"--metrics {metrics!r} names no metric", f"choose from: {catalog.names('paired')}, {catalog.names('distribution')}")
     dist_names = [n for n in requested if n in {m.name for m in catalog.of_kind("distribution")}]
     paired_names = [n for n in requested if n not in dist_names]
-    model = name or Path(pred).resolve().name
-    rows: list[dict] = []
+    if paired_names:
+        catalog.parse_metrics(",".join(paired_names))  # an unknown name is a usage error before anything is written
     if gt is None and (paired_names or not dist_names or real_stats is None):
-        from vhq.errors import BadInput
-
         raise BadInput("--gt is required", "pass the ground-truth / real video folder (distribution metrics may use --real-stats FILE.pkl instead)")
-    if paired_names or not dist_names:
-        rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, leaderboard,
-                        {"allow_missing": allow_missing, "truncate": truncate, "offset": offset, "fps": fps, "allow_fps_mismatch": allow_fps_mismatch},
-                        batch_size, aed_crop, aed_distance, device, no_cache)
-    if dist_names:
-        embedder = embedder_info = None
-        if any(catalog.METRICS[n].scorer == "embeddings" for n in dist_names):
-            embedder, embedder_info = distribution.face_embedder(aed_crop, device)
-        dist_rows = distribution.evaluate_distribution(
-            pred, gt, dist_names, source_dir=source, embedder=embedder, embedder_info=embedder_info,
-            fvd_protocol=fvd_protocol, fid_protocol=fid_protocol, first_frames=first_frames, trials=trials, seed=seed,
-            max_videos=max_videos, cov=cov, fd_method=fd_method, kvd_mode=kvd_mode, acd_pairs=acd_pairs,
-            clip_resolution=clip_resolution, resample_to=resample_to, real_stats=real_stats,
-            batch_size=batch_size, device=device, use_cache=not no_cache, record_dir=out,
-        )
-        if distributed.rank() == 0:
-            if real_stats is not None:  # the published statistics are the test set
-                testset, fingerprint = real_stats.name, dist_rows[0]["real_stats_sha256"]
-            else:
-                testset, fingerprint = Path(gt).resolve().name, report.set_fingerprint(gt)
-            dist_summary = report.leaderboard_rows([report.to_summary(r) for r in dist_rows], model=model,
-                                                   testset=testset, fingerprint=fingerprint)
-            report.echo_summary(dist_summary, "set")
-            rows += dist_summary
-    if distributed.rank() != 0:
-        return
-    summary = report.write_summary(out / "summary.csv", report.per_video_relative_to(rows, out / "summary.csv"))
-    console.echo(str(summary))
+    # outputs are checked before any work: an unwritable --out or --leaderboard, or a leaderboard
+    # vhq could not rewrite exactly, fails now rather than after hours of scoring
+    files.check_writable(out, folder=True)
     if leaderboard is not None:
-        console.echo(str(report.append_leaderboard(leaderboard, report.per_video_relative_to(rows, leaderboard))))
+        files.check_writable(leaderboard)
+        report.read_leaderboard(leaderboard)
+    with contextlib.ExitStack() as writing:
+        if distributed.rank() == 0:  # only rank 0 writes
+            writing.enter_context(lease.exclusive_writer(out, folder=True, what="this evaluation folder"))
+        model = name or Path(pred).resolve().name
+        rows: list[dict] = []
+        if paired_names or not dist_names:
+            rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, leaderboard,
+                            {"allow_missing": allow_missing, "truncate": truncate, "offset": offset, "fps": fps, "allow_fps_mismatch": allow_fps_mismatch},
+                            batch_size, aed_crop, aed_distance, device, no_cache)
+        if dist_names:
+            embedder = embedder_info = None
+            if any(catalog.METRICS[n].scorer == "embeddings" for n in dist_names):
+                embedder, embedder_info = distribution.face_embedder(aed_crop, device)
+            dist_rows = distribution.evaluate_distribution(
+                pred, gt, dist_names, source_dir=source, embedder=embedder, embedder_info=embedder_info,
+                fvd_protocol=fvd_protocol, fid_protocol=fid_protocol, first_frames=first_frames, trials=trials, seed=seed,
+                max_videos=max_videos, cov=cov, fd_method=fd_method, kvd_mode=kvd_mode, acd_pairs=acd_pairs,
+                clip_resolution=clip_resolution, resample_to=resample_to, real_stats=real_stats,
+                batch_size=batch_size, device=device, use_cache=not no_cache, record_dir=out,
+            )
+            if distributed.rank() == 0:
+                if real_stats is not None:  # the published statistics are the test set
+                    testset, fingerprint = real_stats.name, dist_rows[0]["real_stats_sha256"]
+                else:
+                    testset, fingerprint = Path(gt).resolve().name, report.set_fingerprint(gt)
+                dist_summary = report.leaderboard_rows([report.to_summary(r) for r in dist_rows], model=model,
+                                                       testset=testset, fingerprint=fingerprint)
+                report.echo_summary(dist_summary, "set")
+                rows += dist_summary
+        if distributed.rank() != 0:
+            return
+        summary = report.write_summary(out / "summary.csv", report.per_video_relative_to(rows, out / "summary.csv"))
+        console.echo(str(summary))
+        if leaderboard is not None:
+            console.echo(str(report.append_leaderboard(leaderboard, report.per_video_relative_to(rows, leaderboard))))
 
 
 def _paired(pred, gt, metrics, protocol, size, out, model, leaderboard, pairing_options, batch_size, aed_crop, aed_distance, device, no_cache) -> list[dict]:

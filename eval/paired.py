@@ -152,7 +152,7 @@ class PerSideScorer:
     def start(self, pair: pairing.Pair, cache: ContentCache | None) -> None:
         self.cache = cache
         self.key = _gt_key(pair, self.opts, self.cache_kind, self.net)
-        self.gt = cache.get(self.key) if cache else None
+        self.gt = cache.get(self.key, valid=lambda v: self.gt_valid(v, pair.frames)) if cache else None
         self.pred_parts: list = []
         self.gt_parts: list = []
 
@@ -163,6 +163,10 @@ class PerSideScorer:
 
     def analyse(self, frames: torch.Tensor) -> list:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def gt_valid(self, entry, frames: int) -> bool:
+        """Whether a cached GT entry has this video's shape (a stale or foreign entry is recomputed)."""
+        return isinstance(entry, torch.Tensor) and entry.dim() == 2 and entry.shape[0] == frames
 
     def gt_result(self, build):
         """The GT side of this video: from the cache, or ``build(parts)`` and stored."""
@@ -191,6 +195,12 @@ class LandmarkScorer(PerSideScorer):
 
     def analyse(self, frames: torch.Tensor) -> list:
         return self.net.analyse(frames)
+
+    def gt_valid(self, entry, frames: int) -> bool:
+        if not isinstance(entry, dict) or not isinstance(entry.get("points"), torch.Tensor) or not isinstance(entry.get("found"), torch.Tensor):
+            return False
+        points, found = entry["points"], entry["found"]
+        return points.dim() == 3 and points.shape[0] == frames and points.shape[2] == 2 and found.shape == (frames,)
 
     def finish(self, pair: pairing.Pair, row: dict, stats: dict) -> None:
         b = self.name

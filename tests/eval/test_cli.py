@@ -99,10 +99,10 @@ def _pair(tmp_path, n_gt=2, n_pred=2, size_pred=32):
     return pred, gt
 
 
-def _fails(cli, tmp_path, *args, match: str):
+def _fails(cli, tmp_path, *args, match: str, code_expected: int = 1):
     out = tmp_path / "out"
     code, stdout, err = cli("eval", *args, "--out", out, "--leaderboard", tmp_path / "lb.csv")
-    assert code == 1, (stdout, err)
+    assert code == code_expected, (stdout, err)
     assert "error:" in err and match in err, err
     assert not out.exists() and not (tmp_path / "lb.csv").exists()  # nothing written half-way
     return err
@@ -156,7 +156,7 @@ def test_error_frame_count_mismatch_and_truncate(cli, tmp_path):
 
 def test_error_unknown_metric_and_protocol(cli, tmp_path):
     pred, gt = _pair(tmp_path)
-    _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--metrics", "l1,fid", match="unknown metric(s): fid")
+    _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--metrics", "l1,fid", match="unknown metric(s): fid", code_expected=2)  # a usage error
     _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--protocol", "tpami", match="unknown protocol")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fcntl
 import hashlib
 import io
@@ -91,8 +92,13 @@ def remove(path: Path) -> None:
 
 
 def write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(data)
+    try:
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(data)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise OutputError(f"{dest}: cannot write ({e.strerror})", "free some space (or raise ulimit -f) and re-run") from None
+        raise
     return Path(dest)
 
 

@@ -109,6 +109,24 @@ def lease_file(output: str | os.PathLike, folder: bool) -> Path:
 @contextlib.contextmanager
 def exclusive_writer(output: str | os.PathLike, folder: bool, what: str = "output", hint: str | None = None) -> Iterator[Path]:
     """Be the only run writing ``output`` (a folder or a file) while inside, or raise ``Busy`` naming the holder."""
-    lease = Lease(lease_file(output, folder), f"{what} is being written", names=Path(output), **({"hint": hint} if hint else {}))
-    with lease:
-        yield lease.path
+    output = Path(output)
+    created = folder and not output.exists()
+    lease = Lease(lease_file(output, folder), f"{what} is being written", names=output, **({"hint": hint} if hint else {}))
+    try:
+        with lease:
+            yield lease.path
+    finally:
+        if created:
+            _remove_if_only_the_lease(output, lease.path)
+
+
+def _remove_if_only_the_lease(folder: Path, path: Path) -> None:
+    """A folder made only to hold the lease of a run that wrote nothing is removed with it."""
+    leftovers = {path.name, path.name + ".lock"}
+    try:
+        if set(os.listdir(folder)) <= leftovers:
+            for name in leftovers:
+                (folder / name).unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass
