@@ -158,6 +158,16 @@ def _name(model: Model, opts: BenchOptions) -> str:
 
 # ------------------------------------------------------------------ reconstruct
 
+def _check_outputs(opts: BenchOptions) -> None:
+    """--out and the leaderboard can be written, and the leaderboard can be rewritten exactly: checked before any prediction."""
+    from eval import report
+
+    files.check_writable(opts.out, folder=True)
+    board = opts.leaderboard if opts.leaderboard is not None else opts.out / "leaderboard.csv"
+    files.check_writable(board)
+    report.read_leaderboard(board)
+
+
 def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     """Same-identity reconstruction: predict every clip of the split, then score with the paired metrics."""
     from eval import pairing, report
@@ -165,6 +175,7 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     from eval.paired import evaluate
 
     distributed.init()
+    _check_outputs(opts)
     listing, clips = read_split(opts.data, opts.split)
     requested = opts.requested_metrics("paired")
     metrics, skipped = check_weights(requested, opts.skip_missing_weights) if opts.score else ([], {})
@@ -271,6 +282,7 @@ def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict |
     from eval.report import set_fingerprint, to_summary
 
     distributed.init()
+    _check_outputs(opts)
     listing, clip_list = read_split(opts.data, opts.split)
     requested = opts.requested_metrics("distribution")
     paired = [m.name for m in requested if m.kind == "paired"]
