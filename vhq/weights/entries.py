@@ -68,7 +68,7 @@ register(WeightEntry(
     description="facenet-pytorch InceptionResnetV1 trained on VGGFace2 (identity embeddings)",
     licence="MIT (timesler/facenet-pytorch); VGGFace2 terms apply to the weights",
     urls=("https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",),
-    used_by="aed, acd, csim",
+    used_by="aed_facenet, acd, csim",
 ))
 register(WeightEntry(
     name="mtcnn",
