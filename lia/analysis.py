@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import torch
 
