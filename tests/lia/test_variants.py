@@ -98,6 +98,25 @@ def test_variant_checkpoints_round_trip_as_version_2(tmp_path):
     assert inferred == {"size": 64, "style_dim": 512, "motion_dim": 5, "source_warp": True}
 
 
+def test_commands_run_a_variant_checkpoint(cli, tmp_path):
+    from eval.bench.models import LiaModel
+    from vhq.io import video
+    from vhq.testing.synthetic import write_clips
+
+    torch.manual_seed(10)
+    ckpt = save_checkpoint(tmp_path / "sw.pt", Generator(64, motion_dim=2, dictionary="random", source_warp=True))
+    (clip,) = write_clips(tmp_path / "clips", count=1, frames=2, side=64)
+    video.write_image(tmp_path / "src.png", next(video.iter_frames(clip, batch_size=1))[0])
+    code, _, err = cli("animate", "--source", tmp_path / "src.png", "--driving", clip, "--out", tmp_path / "a.mp4", "--ckpt", ckpt, "--device", "cpu")
+    assert code == 0, err
+    assert video.probe(tmp_path / "a.mp4").frames == 2
+    code, _, err = cli("lia", "directions", "--source", tmp_path / "src.png", "--out", tmp_path / "walks", "--ckpt", ckpt, "--steps", 2, "--grid-columns", 2, "--device", "cpu")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "walks").iterdir()) == ["direction_00.mp4", "direction_01.mp4", "grid.png", "walk.json"]
+    model = LiaModel(ckpt)
+    assert model.generator.source_warp and model.identity()["config"]["dictionary"] == "random"
+
+
 def test_official_architecture_is_still_written_as_version_1(tmp_path):
     save_checkpoint(tmp_path / "g.pt", Generator(64))
     raw = torch.load(tmp_path / "g.pt", weights_only=True)
