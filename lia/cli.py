@@ -265,5 +265,5 @@ def analyze_command(
     console.echo(f"norms: min {min(norms):.4f}, max {max(norms):.4f}")
     if result["alpha"] is not None:
         a = result["alpha"]
-        console.echo(f"alpha over {a['frames']} frames of {a['clips']} clips: |mean| max {max(map(abs, a['mean'])):.4f}, std " + " ".join(f"{s:.3f}" for s in a["std"]))
+        console.echo(f"alpha over {a['frames']} frames of {a['clips']} clip(s): |mean| max {max(map(abs, a['mean'])):.4f}, std " + " ".join(f"{s:.3f}" for s in a["std"]))
     console.echo(f"{out} (walk each direction: vhq lia directions --ckpt {ckpt} --source IMAGE --out DIR)")
