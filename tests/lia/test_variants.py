@@ -144,3 +144,15 @@ def test_dictionaries():
     with pytest.raises(ValueError, match="no motion dictionary"):
         none.directions()
     assert infer_config(none.state_dict()) == {"size": 64, "style_dim": 512, "motion_dim": 512, "dictionary": "none"}
+
+
+def test_source_flow_with_zero_offset_and_open_mask_is_the_identity():
+    from lia.decoder import SourceFlow
+
+    sf = SourceFlow(8, 16, 16)
+    image = images(1, 16, 11)
+    flow = torch.zeros(1, 3, 16, 16)
+    flow[:, 2] = 40.0  # mask sigmoid(40) == 1 in float32
+    with torch.no_grad():
+        warped = sf(torch.randn(1, 8, 16, 16), torch.randn(1, 16), image, flow)  # zero-init conv: the flow is o_last
+    assert torch.allclose(warped, image, atol=1e-6)  # align_corners=True: no resampling, no dark border
