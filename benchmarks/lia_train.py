@@ -9,12 +9,18 @@ one process). Same models, same random-init weights, same inputs; each variant r
 forked process so its peak resident memory is its own.
 
     python benchmarks/lia_train.py [--size 256] [--batch 2] [--iters 3] [--warmup 1] [--threads 2]
+
+``--source-warp`` instead compares two vhq steps: the plain model against the same model with the
+source-warp branch (the paper's improved high-resolution model; the extra layers should cost < 5 %)::
+
+    python benchmarks/lia_train.py --source-warp --size 512 --batch 1 --iters 2 [--device cuda]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue
 import resource
 import time
 
@@ -26,9 +32,9 @@ from lia.train import losses
 from lia.train.loop import Phases, adam_settings
 
 
-def build(size: int):
+def build(size: int, source_warp: bool = False):
     torch.manual_seed(0)
-    G, D = Generator(size).train(), Discriminator(size).train()
+    G, D = Generator(size, source_warp=source_warp).train(), Discriminator(size).train()
     vgg = losses.vgg19_features()
     g_lr, g_b = adam_settings(0.002, 4)
     d_lr, d_b = adam_settings(0.002, 16)
@@ -87,32 +93,50 @@ def run_official(size, pairs, iters, warmup):
     return times
 
 
-def run_ours(size, pairs, iters, warmup):
-    G, D, features, g_opt, d_opt = build(size)
-    phases = Phases(G, D, g_opt, d_opt, losses.VGGPerceptualLoss(features), dtype=torch.float32, amp="none", device=torch.device("cpu"), world=1)
+def run_ours(size, pairs, iters, warmup, source_warp=False, device="cpu"):
+    dev = torch.device(device)
+    G, D, features, g_opt, d_opt = build(size, source_warp)
+    G, D = G.to(dev), D.to(dev)
+    g_opt, d_opt = (torch.optim.Adam(m.parameters(), lr=o.param_groups[0]["lr"], betas=o.param_groups[0]["betas"]) for m, o in ((G, g_opt), (D, d_opt)))
+    phases = Phases(G, D, g_opt, d_opt, losses.VGGPerceptualLoss(features).to(dev), dtype=torch.float32, amp="none", device=dev, world=1)
     times = []
     for i in range(warmup + iters):
         t = time.perf_counter()
         phases.step([pairs], i)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
         if i >= warmup:
             times.append(time.perf_counter() - t)
     return times
 
 
-def child(fn, size, batch, iters, warmup, threads, queue):
+def run_source_warp(size, pairs, iters, warmup, device="cpu"):
+    return run_ours(size, pairs, iters, warmup, source_warp=True, device=device)
+
+
+def child(fn, size, batch, iters, warmup, threads, queue, **kw):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     pairs = torch.randint(0, 256, (batch, 2, 3, size, size), dtype=torch.uint8)
-    times = fn(size, pairs, iters, warmup)
-    queue.put((times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
+    times = fn(size, pairs, iters, warmup, **kw)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    if kw.get("device", "cpu").startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated() / 2**30
+    queue.put((times, peak))
 
 
-def measure(fn, args) -> tuple[list[float], float]:
-    ctx = mp.get_context("fork")
+def measure(fn, args, **kw) -> tuple[list[float], float]:
+    ctx = mp.get_context("spawn" if kw.get("device", "cpu").startswith("cuda") else "fork")
     q = ctx.Queue()
-    p = ctx.Process(target=child, args=(fn, *args, q))
+    p = ctx.Process(target=child, args=(fn, *args, q), kwargs=kw)
     p.start()
-    out = q.get()
+    while True:
+        try:
+            out = q.get(timeout=5)
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                raise SystemExit(f"{fn.__name__}: the measuring process died (exit code {p.exitcode}; a traceback above, or killed: out of memory?)") from None
     p.join()
     return out
 
@@ -124,8 +148,13 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--source-warp", action="store_true", help="compare the source-warp model's step with the plain model's (both vhq)")
+    ap.add_argument("--device", default="cpu", help="with --source-warp: cpu or cuda")
     a = ap.parse_args()
     args = (a.size, a.batch, a.iters, a.warmup, a.threads)
+    if a.source_warp:
+        compare_source_warp(a, args)
+        return
     print(f"LIA training step, size {a.size}, batch {a.batch}, CPU, {a.threads} thread(s), {a.warmup} warm-up + {a.iters} timed steps each")
     base_t, base_mem = measure(run_official, args)
     ours_t, ours_mem = measure(run_ours, args)
@@ -133,6 +162,17 @@ def main() -> None:
     print(f"official step (restated): {b:7.2f} s/step  (steps {', '.join(f'{t:.2f}' for t in base_t)})  peak RSS {base_mem:.2f} GiB")
     print(f"vhq Phases.step:          {o:7.2f} s/step  (steps {', '.join(f'{t:.2f}' for t in ours_t)})  peak RSS {ours_mem:.2f} GiB")
     print(f"ratio vhq/official: {o / b:.3f} (time), {ours_mem / base_mem:.3f} (peak memory)")
+
+
+def compare_source_warp(a, args) -> None:
+    unit = "GiB peak allocated" if a.device.startswith("cuda") else "GiB peak RSS"
+    print(f"LIA training step (vhq Phases.step, VGG19 pyramid on), size {a.size}, batch {a.batch}, {a.device}, {a.threads} thread(s), {a.warmup} warm-up + {a.iters} timed steps each")
+    plain_t, plain_mem = measure(run_ours, args, device=a.device)
+    sw_t, sw_mem = measure(run_source_warp, args, device=a.device)
+    b, o = sum(plain_t) / len(plain_t), sum(sw_t) / len(sw_t)
+    print(f"plain LIA-{a.size}:  {b:8.3f} s/step  (steps {', '.join(f'{t:.3f}' for t in plain_t)})  {plain_mem:.2f} {unit}")
+    print(f"--source-warp: {o:8.3f} s/step  (steps {', '.join(f'{t:.3f}' for t in sw_t)})  {sw_mem:.2f} {unit}")
+    print(f"ratio source-warp/plain: {o / b:.3f} (time), {sw_mem / plain_mem:.3f} (memory)")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,14 @@ Files this module reads:
 
 * **vhq format** (written by :func:`save_checkpoint`)::
 
-      {"format": "vhq-lia", "version": 1,
+      {"format": "vhq-lia", "version": 1 or 2,
        "config": {"size": 256, "style_dim": 512, "motion_dim": 20},   # plain types only
        "gen": <generator state_dict>, "dis": <discriminator state_dict>  (optional),
        ...any other plain entries (optimiser states, step, provenance)}
+
+  Version 2 files hold a variant of the TPAMI paper: the config adds ``"dictionary"`` (``random`` or
+  ``none``) and/or ``"source_warp": true``. The official architecture is still written as version 1,
+  so that older vhq reads it; older vhq refuses version 2 files.
 
 * **official** ``vox.pt`` / ``taichi.pt`` / ``ted.pt`` and training checkpoints: a dict with ``gen``
   and possibly ``dis``, ``g_optim``, ``d_optim`` and ``args`` (a pickled ``argparse.Namespace``).
@@ -38,7 +42,13 @@ from vhq.io.files import atomic_path
 from vhq.weights.convert import refused_global
 
 FORMAT = "vhq-lia"
-VERSION = 1
+VERSION = 2  # the newest version this vhq reads and writes
+OFFICIAL_VERSION = 1  # files of the official architecture (no variant of the paper)
+# The parameters source_warp adds to a generator (zero-initialised: warm starts keep the output).
+SOURCE_WARP_KEYS = frozenset({
+    "dec.src_flow.bias", "dec.src_flow.conv.weight", "dec.src_flow.conv.modulation.weight", "dec.src_flow.conv.modulation.bias",
+    "dec.src_rgb.bias", "dec.src_rgb.conv.0.weight", "dec.src_rgb.conv.1.bias",
+})
 RESERVED_KEYS = ("format", "version", "config", "gen", "dis")
 ALLOWED_GLOBALS = [argparse.Namespace]
 
@@ -101,14 +111,44 @@ def read_file(path: str | os.PathLike, map_location: str | torch.device = "cpu")
 
 
 def infer_config(gen: Mapping[str, torch.Tensor], path: str | os.PathLike = "checkpoint") -> dict:
-    """Generator config from the shapes of its state_dict (size, style_dim, motion_dim)."""
+    """Generator config from the shapes of its state_dict (size, style_dim, motion_dim, variants).
+
+    A ``dictionary="random"`` basis has the official keys and shapes, so a bare state_dict is read
+    as ``orthogonal``; vhq-lia files carry their config and need no inference.
+    """
     direction = gen.get("dec.direction.weight")
-    if direction is None or direction.dim() != 2:
+    head = gen.get("enc.fc.4.weight")
+    if direction is not None and direction.dim() == 2:
+        style_dim, motion_dim, variant = int(direction.shape[0]), int(direction.shape[1]), {}
+    elif head is not None and head.dim() == 2 and head.shape[0] == head.shape[1]:
+        style_dim, motion_dim, variant = int(head.shape[0]), int(head.shape[0]), {"dictionary": "none"}
+    else:
         raise BadInput(f"{path}: not a LIA generator state_dict (no dec.direction.weight)")
     levels = {int(m.group(1)) for k in gen if (m := re.match(r"dec\.to_flows\.(\d+)\.", k))}
     if not levels:
         raise BadInput(f"{path}: not a LIA generator state_dict (no dec.to_flows.* entries)")
-    return {"size": 2 ** (len(levels) + 2), "style_dim": int(direction.shape[0]), "motion_dim": int(direction.shape[1])}
+    if "dec.src_flow.conv.weight" in gen:
+        variant["source_warp"] = True
+    return {"size": 2 ** (len(levels) + 2), "style_dim": style_dim, "motion_dim": motion_dim, **variant}
+
+
+def warm_start(generator: Generator, gen: Mapping[str, torch.Tensor], path: str | os.PathLike = "checkpoint") -> None:
+    """Load a generator state_dict into ``generator``; a plain one may start a ``source_warp`` model.
+
+    Every key must match; the only ones allowed to be missing are exactly the source-warp layers
+    (all of them), which keep their zero initialisation, so the model renders what the plain one did.
+    """
+    if not generator.source_warp or "dec.src_flow.conv.weight" in gen:
+        _load_strict(generator, gen, Path(path), "gen")
+        return
+    try:
+        result = generator.load_state_dict(gen, strict=False)
+    except RuntimeError as e:  # shape mismatches are raised even when not strict
+        raise BadInput(f"{path}: 'gen' does not match the LIA layout: {' '.join(str(e).split())[:400]}") from None
+    missing, unexpected = set(result.missing_keys), set(result.unexpected_keys)
+    if missing != SOURCE_WARP_KEYS or unexpected:
+        detail = f"missing {sorted(missing - SOURCE_WARP_KEYS)[:5]}" if missing - SOURCE_WARP_KEYS else f"unexpected {sorted(unexpected)[:5]}"
+        raise BadInput(f"{path}: 'gen' cannot start a source-warp model: {detail}")
 
 
 def discriminator_size(dis: Mapping[str, torch.Tensor], path: str | os.PathLike = "checkpoint") -> int:
@@ -187,7 +227,8 @@ def save_checkpoint(
     clash = [k for k in extra if k in RESERVED_KEYS]
     if clash:
         raise TypeError(f"save_checkpoint: {clash} are reserved entries")
-    obj: dict[str, Any] = {"format": FORMAT, "version": VERSION, "config": dict(generator.config), "gen": _cpu_state(generator)}
+    version = OFFICIAL_VERSION if generator.is_official else VERSION
+    obj: dict[str, Any] = {"format": FORMAT, "version": version, "config": dict(generator.config), "gen": _cpu_state(generator)}
     if discriminator is not None:
         obj["dis"] = _cpu_state(discriminator)
     obj.update(extra)

@@ -196,6 +196,8 @@ def directions_command(
 
     files.check_writable(out, folder=True)
     generator = load_model(ckpt, device)
+    if generator.dictionary == "none":
+        raise BadInput(f"{resolve_checkpoint(ckpt)}: this model has no motion dictionary (trained with --dictionary none): no directions to walk")
     indices = list(range(generator.motion_dim)) if not index else index
     bad = [i for i in indices if not 0 <= i < generator.motion_dim]
     if bad:
@@ -213,3 +215,55 @@ def directions_command(
         video.write_image(tmp / "grid.png", torch.cat(rows, dim=0))
         files.write_json(tmp / "walk.json", {"directions": indices, "values": values.tolist(), "grid_values": values[columns].tolist()})
     console.echo(str(out))
+
+
+@lia_app.command("analyze")
+def analyze_command(
+    ckpt: Annotated[Path, typer.Argument(help="LIA checkpoint (vhq-lia, official, or a generator state_dict)", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="output folder: analysis.json and the PNGs (replaced atomically)", file_okay=False)],
+    clips: Annotated[Optional[Path], typer.Option("--clips", help="clips to measure the motion magnitudes on: a folder of clips, a split CSV or a `vhq split --out` folder (its test.csv)", exists=True)] = None,
+    frames: Annotated[int, typer.Option("--frames", min=0, help="frames read per clip, from the start (0 = all)")] = 32,
+    json_output: Annotated[bool, typer.Option("--json", help="print the analysis as JSON")] = False,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="frames per forward pass")] = BATCH,
+    device: DeviceOption = DEVICE,
+) -> None:
+    """The learned motion directions: pairwise angles, norms and, with --clips, alpha's mean/std per direction.
+
+    Writes angles.png, norms.png (and alpha.png with --clips) and analysis.json; `vhq lia directions`
+    renders what each direction does.
+    """
+    import json
+
+    from lia import analysis
+    from vhq.io import files, video
+
+    files.check_writable(out, folder=True)
+    generator = load_model(ckpt, device)
+    if generator.dictionary == "none":
+        raise BadInput(f"{ckpt}: this model has no motion dictionary (trained with --dictionary none): no directions to analyze")
+    result = {"checkpoint": str(ckpt), "config": generator.config, **analysis.analyze_directions(generator), "alpha": None}
+    if clips is not None:
+        from lia.train.data import find_clips
+
+        found = find_clips(clips, split="test")
+        batches = (b for c in found for b in video.iter_frames(c.path, batch_size=batch, count=frames or None))
+        result["alpha"] = {"clips": len(found), **analysis.alpha_statistics(generator, batches)}
+    with files.atomic_path(out, suffix="") as tmp:
+        tmp.mkdir()
+        analysis.plot_angles(result["angles_deg"], tmp / "angles.png")
+        analysis.plot_norms(result["norms"], tmp / "norms.png")
+        if result["alpha"] is not None:
+            analysis.plot_alpha(result["alpha"]["mean"], result["alpha"]["std"], result["alpha"]["frames"], tmp / "alpha.png")
+        result["pngs"] = sorted(p.name for p in tmp.glob("*.png"))
+        files.write_json(tmp / "analysis.json", result)
+    if json_output:
+        console.echo(json.dumps(result))
+        return
+    pairs, norms = result["angle_pairs_deg"], result["norms"]
+    console.echo(f"{result['directions']} directions ({result['dictionary']} dictionary)")
+    console.echo(f"pairwise angles: {pairs['mean']:.2f} ± {pairs['std']:.2f} deg (min {pairs['min']:.2f}, max {pairs['max']:.2f})")
+    console.echo(f"norms: min {min(norms):.4f}, max {max(norms):.4f}")
+    if result["alpha"] is not None:
+        a = result["alpha"]
+        console.echo(f"alpha over {a['frames']} frames of {a['clips']} clip(s): |mean| max {max(map(abs, a['mean'])):.4f}, std " + " ".join(f"{s:.3f}" for s in a["std"]))
+    console.echo(f"{out} (walk each direction: vhq lia directions --ckpt {ckpt} --source IMAGE --out DIR)")

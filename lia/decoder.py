@@ -4,6 +4,11 @@ At each resolution ``ToFlow`` predicts a flow and an occlusion mask, warps the e
 feature map with them, and ``ToRGB`` renders the warped features. The image is built only from
 warped encoder features; the decoder's own features reach the next level through the masked blend.
 There is no output activation: images are not bounded to [-1, 1].
+
+``source_warp`` (the TPAMI paper's improved high-resolution model) adds one module at the finest
+resolution whose feature map is the RGB source image itself: ``SourceFlow`` refines the last level's
+flow and mask and warps the image, ``ToRGB`` (the in-painting layer) renders it onto the last image.
+Both are zero-initialised, so a model warm-started from a plain one renders exactly what it did.
 """
 
 from __future__ import annotations
@@ -30,20 +35,31 @@ def identity_grid(size: int) -> torch.Tensor:
     return torch.from_numpy(grid).float().unsqueeze(0)
 
 
-class Direction(nn.Module):
-    """Learned motion dictionary: ``Q`` = orthonormal basis from ``QR(weight + 1e-8)``.
+DICTIONARIES = ("orthogonal", "random", "none")
 
-    Uses Householder QR (``torch.linalg.qr``, reduced), like the official code; column signs follow
-    LAPACK, and Gram-Schmidt would flip some of them, so it cannot replace it for released weights.
+
+class Direction(nn.Module):
+    """Learned motion dictionary ``Q`` ``[style_dim, motion_dim]``.
+
+    ``orthogonal`` (official): ``Q`` = orthonormal basis from ``QR(weight + 1e-8)``, Householder QR
+    (``torch.linalg.qr``, reduced) like the official code; column signs follow LAPACK, and
+    Gram-Schmidt would flip some of them, so it cannot replace it for released weights.
+    ``random`` (the paper's Table VIII ablation): ``Q = weight`` itself, learned and never
+    orthogonalised; initialised with unit-variance entries scaled by ``1/sqrt(style_dim)`` so its
+    columns start with norm ~1 like an orthonormal basis.
     """
 
-    def __init__(self, style_dim: int, motion_dim: int):
+    def __init__(self, style_dim: int, motion_dim: int, orthogonal: bool = True):
         super().__init__()
         if motion_dim > style_dim:
             raise ValueError(f"motion_dim ({motion_dim}) cannot exceed style_dim ({style_dim})")
-        self.weight = nn.Parameter(torch.randn(style_dim, motion_dim))
+        self.orthogonal = orthogonal
+        init = torch.randn(style_dim, motion_dim)
+        self.weight = nn.Parameter(init if orthogonal else init / style_dim**0.5)
 
     def basis(self) -> torch.Tensor:
+        if not self.orthogonal:
+            return self.weight
         w = self.weight + 1e-8
         if w.dtype in (torch.float16, torch.bfloat16):  # no half-precision QR kernels
             return torch.linalg.qr(w.float(), mode="reduced")[0].to(w.dtype)
@@ -54,7 +70,7 @@ class Direction(nn.Module):
         return alpha @ self.basis().T
 
     def extra_repr(self) -> str:
-        return f"style_dim={self.weight.shape[0]}, motion_dim={self.weight.shape[1]}"
+        return f"style_dim={self.weight.shape[0]}, motion_dim={self.weight.shape[1]}, orthogonal={self.orthogonal}"
 
 
 class ToRGB(nn.Module):
@@ -110,15 +126,51 @@ class ToFlow(nn.Module):
         return f"resolution={self.resolution}"
 
 
-class Synthesis(nn.Module):
-    """Decoder: latent ``w = z + Q alpha`` drives every layer (one vector for all layers)."""
+class SourceFlow(nn.Module):
+    """Refine the last level's raw flow/mask prediction at the same resolution and warp the RGB source.
 
-    def __init__(self, size: int, style_dim: int = 512, motion_dim: int = 20):
+    ``o = o_last + conv(h_last, w) + bias`` (no upsampling: ``o_last`` is already at full size);
+    sampling uses ``align_corners=True``, so a zero flow is exactly the identity and the image's
+    border is not darkened. ``conv`` and ``bias`` start at zero: the first warp uses exactly the last
+    level's flow and mask.
+    """
+
+    def __init__(self, in_channels: int, style_dim: int, resolution: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
+        nn.init.zeros_(self.conv.weight)
+        self.resolution = resolution
+        self.register_buffer("grid", identity_grid(resolution), persistent=False)
+
+    def forward(self, h: torch.Tensor, style: torch.Tensor, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """The source image warped and masked (``[B, 3, S, S]``)."""
+        out = flow + self.conv(h, style) + self.bias
+        offset = torch.tanh(out[:, 0:2]).permute(0, 2, 3, 1)
+        mask = torch.sigmoid(out[:, 2:3])
+        grid = offset + self.grid.to(offset.dtype)
+        return F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=True) * mask
+
+    def extra_repr(self) -> str:
+        return f"resolution={self.resolution}"
+
+
+class Synthesis(nn.Module):
+    """Decoder: latent ``w = z + Q alpha`` drives every layer (one vector for all layers).
+
+    ``dictionary="none"`` has no ``direction``: the motion input is the latent displacement itself.
+    """
+
+    def __init__(self, size: int, style_dim: int = 512, motion_dim: int = 20, dictionary: str = "orthogonal", source_warp: bool = False):
         super().__init__()
         log = log2_size(size)
+        if dictionary not in DICTIONARIES:
+            raise ValueError(f"dictionary must be one of {', '.join(DICTIONARIES)}, got {dictionary!r}")
         ch = DECODER_CHANNELS
         self.size = size
-        self.direction = Direction(style_dim, motion_dim)
+        self.dictionary = dictionary
+        self.source_warp = source_warp
+        self.direction = None if dictionary == "none" else Direction(style_dim, motion_dim, orthogonal=dictionary == "orthogonal")
         self.input = ConstantInput(ch[4])
         self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim)
         # Constructed but never called by the official model; kept so checkpoints load strictly.
@@ -134,15 +186,26 @@ class Synthesis(nn.Module):
             self.to_rgbs.append(ToRGB(out_ch))
             self.to_flows.append(ToFlow(out_ch, style_dim, 2**i))
             in_ch = out_ch
+        if source_warp:
+            self.src_flow = SourceFlow(in_ch, style_dim, size)
+            self.src_rgb = ToRGB(3, upsample=False)  # the in-painting layer
+            nn.init.zeros_(self.src_rgb.conv[0].weight)
 
     def latent(self, z: torch.Tensor, motion: torch.Tensor | None) -> torch.Tensor:
-        """``z + Q motion`` (``z`` alone when ``motion`` is None)."""
-        return z if motion is None else z + self.direction(motion)
+        """``z + Q motion`` (``z`` alone when ``motion`` is None; ``z + motion`` without a dictionary)."""
+        if motion is None:
+            return z
+        return z + (motion if self.direction is None else self.direction(motion))
 
     def render(self, w: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
-        """Decode the latent ``w`` ``[B, style_dim]`` using the encoder skip features ``feats``."""
-        if len(feats) != len(self.to_flows):
-            raise ValueError(f"expected {len(self.to_flows)} feature maps (8x8 ... {self.size}), got {len(feats)}")
+        """Decode the latent ``w`` ``[B, style_dim]`` using the encoder skip features ``feats``.
+
+        With ``source_warp`` the last entry of ``feats`` is the source image itself.
+        """
+        levels = len(self.to_flows)
+        if len(feats) != levels + self.source_warp:
+            extra = " and the source image" if self.source_warp else ""
+            raise ValueError(f"expected {levels + self.source_warp} feature maps (8x8 ... {self.size}{extra}), got {len(feats)}")
         h = self.conv1(self.input(w.shape[0]), w)
         rgb = flow = None
         for j, (to_flow, to_rgb) in enumerate(zip(self.to_flows, self.to_rgbs)):
@@ -150,6 +213,8 @@ class Synthesis(nn.Module):
             h = self.convs[2 * j + 1](h, w)
             warped, h, flow = to_flow(h, w, feats[j], flow)
             rgb = to_rgb(warped, rgb)
+        if self.source_warp:
+            rgb = self.src_rgb(self.src_flow(h, w, feats[levels], flow)) + rgb
         return rgb
 
     def forward(self, z: torch.Tensor, motion: torch.Tensor | None, feats: list[torch.Tensor]) -> torch.Tensor:

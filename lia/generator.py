@@ -7,6 +7,14 @@ Latent of the decoded image (z = appearance latent, alpha = motion magnitudes, Q
   ``start`` is the first driving frame
 * reference image ``x_r``: ``z(s)`` alone
 
+Variants of the TPAMI paper (all off by default, i.e. the official model):
+
+* ``dictionary``: ``orthogonal`` (official), ``random`` (a learned basis that is not orthogonalised,
+  Table VIII) or ``none`` (no dictionary: the encoder's motion head outputs the latent displacement
+  directly, Table VI "w/o D_m"; ``motion_dim`` is then ``style_dim``);
+* ``source_warp``: the source image becomes the last feature map, warped and in-painted by one
+  extra module at full resolution (the improved high-resolution model, Table V).
+
 Images are ``[B, 3, H, W]`` in [-1, 1]. Submodule names (``enc``, ``dec``) match the official
 checkpoints.
 """
@@ -25,33 +33,67 @@ def relative_motion(alpha_driving: torch.Tensor, alpha_start: torch.Tensor, alph
     return alpha_driving - alpha_start + alpha_source
 
 
+# Config entries of the paper's variants, with the value that means "the official model". A config
+# without them (every checkpoint written before they existed) is the official model.
+VARIANT_DEFAULTS = {"dictionary": "orthogonal", "source_warp": False}
+
+
+def normalized_config(config: dict) -> dict:
+    """A stored generator config with plain types and every variant entry (official values when absent)."""
+    out = {k: int(config[k]) for k in ("size", "style_dim", "motion_dim")}
+    out.update({k: config.get(k, v) for k, v in VARIANT_DEFAULTS.items()})
+    return out
+
+
 class Generator(nn.Module):
-    def __init__(self, size: int = 256, style_dim: int = 512, motion_dim: int = 20):
+    def __init__(self, size: int = 256, style_dim: int = 512, motion_dim: int = 20, dictionary: str = "orthogonal", source_warp: bool = False):
         super().__init__()
         log2_size(size)
+        if dictionary == "none":
+            motion_dim = style_dim
         self.size = size
         self.style_dim = style_dim
         self.motion_dim = motion_dim
+        self.dictionary = dictionary
+        self.source_warp = bool(source_warp)
         self.enc = Encoder(size, style_dim, motion_dim)
-        self.dec = Synthesis(size, style_dim, motion_dim)
+        self.dec = Synthesis(size, style_dim, motion_dim, dictionary=dictionary, source_warp=self.source_warp)
 
     @property
     def config(self) -> dict:
-        """Constructor arguments as a plain dict (stored in checkpoints)."""
-        return {"size": self.size, "style_dim": self.style_dim, "motion_dim": self.motion_dim}
+        """Constructor arguments as a plain dict (stored in checkpoints); the variants only when not official."""
+        cfg = {"size": self.size, "style_dim": self.style_dim, "motion_dim": self.motion_dim}
+        cfg.update({k: getattr(self, k) for k, official in VARIANT_DEFAULTS.items() if getattr(self, k) != official})
+        return cfg
+
+    @property
+    def full_config(self) -> dict:
+        """:attr:`config` with every variant spelled out (for comparing configs)."""
+        return normalized_config(self.config)
+
+    @property
+    def is_official(self) -> bool:
+        """The official architecture (no variant of the paper): the layout of the released files."""
+        return all(getattr(self, k) == v for k, v in VARIANT_DEFAULTS.items())
 
     @classmethod
     def from_config(cls, config: dict) -> "Generator":
-        return cls(size=int(config["size"]), style_dim=int(config["style_dim"]), motion_dim=int(config["motion_dim"]))
+        source_warp = config.get("source_warp", False)
+        if not isinstance(source_warp, bool):
+            raise TypeError(f"source_warp must be true or false, got {source_warp!r}")
+        return cls(size=int(config["size"]), style_dim=int(config["style_dim"]), motion_dim=int(config["motion_dim"]),
+                   dictionary=str(config.get("dictionary", "orthogonal")), source_warp=source_warp)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, style_dim={self.style_dim}, motion_dim={self.motion_dim}"
+        variants = "".join(f", {k}={getattr(self, k)}" for k, v in VARIANT_DEFAULTS.items() if getattr(self, k) != v)
+        return f"size={self.size}, style_dim={self.style_dim}, motion_dim={self.motion_dim}{variants}"
 
     # -- encoding ---------------------------------------------------------------------------
     def encode_appearance(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Appearance latent ``z`` ``[B, style_dim]`` and skip features (8x8 ... size)."""
+        """Appearance latent ``z`` ``[B, style_dim]`` and skip features (8x8 ... size, then the image with ``source_warp``)."""
         self._check_image(x)
-        return self.enc.appearance(x)
+        z, feats = self.enc.appearance(x)
+        return z, (feats + [x] if self.source_warp else feats)
 
     def encode_motion(self, x: torch.Tensor) -> torch.Tensor:
         """Motion magnitudes ``alpha`` ``[B, motion_dim]``."""
@@ -63,7 +105,9 @@ class Generator(nn.Module):
         return self.enc.motion_from_latent(z)
 
     def directions(self) -> torch.Tensor:
-        """The orthonormal motion basis ``Q`` ``[style_dim, motion_dim]``."""
+        """The motion basis ``Q`` ``[style_dim, motion_dim]`` (orthonormal unless ``dictionary="random"``)."""
+        if self.dec.direction is None:
+            raise ValueError("this LIA model has no motion dictionary (dictionary='none')")
         return self.dec.direction.basis()
 
     # -- decoding ---------------------------------------------------------------------------

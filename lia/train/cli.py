@@ -25,6 +25,12 @@ class Amp(str, Enum):
     none = "none"
 
 
+class Dictionary(str, Enum):
+    orthogonal = "orthogonal"
+    random = "random"
+    none = "none"
+
+
 class Perceptual(str, Enum):
     vgg19 = "vgg19"
     none = "none"
@@ -55,10 +61,13 @@ def train_lia(
     data: Annotated[Path, typer.Option("--data", help="`vhq split --out` folder (uses train.csv), a split CSV, or a folder of clips (mp4 or PNG frame folders)")],
     out: Annotated[Path, typer.Option("--out", help="folder of runs: each run goes to OUT/<NNNNN>-<desc>/", file_okay=False)],
     size: Annotated[int, typer.Option("--size", help="training resolution (frames are resized to it)")] = TrainOptions.size,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="images per step over all processes (official 64)")] = TrainOptions.batch,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="images per step over all processes (official 64; the paper: 32 at 256, 16 at 512)")] = TrainOptions.batch,
     batch_gpu: Annotated[Optional[int], typer.Option("--batch-gpu", min=1, help="images per process per accumulation round (default: batch / processes)")] = TrainOptions.batch_gpu,
     kimg: Annotated[float, typer.Option("--kimg", min=0.0, help="training length in thousands of images (default: the official 800k steps x 64)")] = TrainOptions.kimg,
     iters: Annotated[Optional[int], typer.Option("--iters", min=0, help="training length in steps (overrides --kimg)")] = TrainOptions.iters,
+    motion_dim: Annotated[int, typer.Option("--motion-dim", min=1, help="motion directions (paper ablation: 5, 10, 20, 40, 100; ignored with --dictionary none)")] = TrainOptions.motion_dim,
+    dictionary: Annotated[Dictionary, typer.Option("--dictionary", help="orthogonal: the official orthonormal basis; random: a learned basis never orthogonalised; none: the motion head outputs the latent displacement directly")] = Dictionary(TrainOptions.dictionary),
+    source_warp: Annotated[bool, typer.Option("--source-warp", help="warp and in-paint the source image itself at full resolution (the paper's improved 512 model); --init-from may be a plain model")] = TrainOptions.source_warp,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="base learning rate (G gets lr*4/5, D lr*16/17, as officially)")] = TrainOptions.lr,
     resume: Annotated[Optional[str], typer.Option("--resume", help="training checkpoint to continue exactly, or 'latest' (newest under --out)")] = TrainOptions.resume,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="official (vox.pt ...) or vhq-lia weights to fine-tune from", exists=True, dir_okay=False)] = TrainOptions.init_from,
@@ -96,8 +105,14 @@ def train_lia(
     held = eval_data or held_out(data)
     if eval_every and held is None:
         raise BadInput(f"--eval-every {eval_every}: no held-out clips (no test.csv beside {data})", hint="pass --eval-data")
+    style_dim = TrainOptions.style_dim
+    if dictionary is Dictionary.none:
+        motion_dim = style_dim  # the motion head's output is the latent displacement itself
+    elif motion_dim > style_dim:
+        raise BadInput(f"--motion-dim {motion_dim}: at most the latent size {style_dim}")
     options = TrainOptions(
-        data=str(data), sample_data=str(held) if held else None, size=size, batch=batch, batch_gpu=batch_gpu or batch // max(world, 1),
+        data=str(data), sample_data=str(held) if held else None, size=size, style_dim=style_dim, motion_dim=motion_dim,
+        dictionary=dictionary.value, source_warp=source_warp, batch=batch, batch_gpu=batch_gpu or batch // max(world, 1),
         iters=iters, kimg=kimg, lr=lr, perceptual=perceptual.value, r1_gamma=r1_gamma, ema_kimg=ema_kimg, amp=amp.value, dtype=dtype,
         augment=_augments(augment), workers=workers, seed=seed, kimg_per_tick=tick_kimg, snap_ticks=snap, keep=keep,
         eval_every=eval_every, sample_count=samples, resume=str(resume_path) if resume_path else None,
@@ -116,7 +131,9 @@ def train_lia(
         scorer = ReconstructionScorer(find_clips(held, split="test")[:eval_clips], size, make_metrics, eval_frames or None)
     from lia.train.rundir import new_run_dir
 
-    name = desc or f"lia{size}-{(data.stem if data.is_file() else data.name) or 'data'}-b{batch}" + ("-resume" if resume_path else "")
+    variant = ("-sw" if source_warp else "") + (f"-m{motion_dim}" if motion_dim != TrainOptions.motion_dim and dictionary is not Dictionary.none else "")
+    variant += f"-dict{dictionary.value}" if dictionary is not Dictionary.orthogonal else ""
+    name = desc or f"lia{size}{variant}-{(data.stem if data.is_file() else data.name) or 'data'}-b{batch}" + ("-resume" if resume_path else "")
     with contextlib.ExitStack() as writers:
         if resume_path is not None and distributed.rank() == 0:
             # a run still training must not be continued twice at once

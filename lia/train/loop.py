@@ -32,9 +32,9 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from lia.checkpoint import load_checkpoint
+from lia.checkpoint import load_checkpoint, warm_start
 from lia.discriminator import Discriminator
-from lia.generator import Generator
+from lia.generator import Generator, normalized_config
 from lia.train import data as D_
 from lia.train import losses, resume
 from lia.train.options import TrainOptions
@@ -226,13 +226,16 @@ def training_loop(
 
     # Models: identical initialisation on every rank, then per-rank seeds.
     torch.manual_seed(opts.seed)
-    G = Generator(size, opts.style_dim, opts.motion_dim)
+    G = Generator(size, opts.style_dim, opts.motion_dim, dictionary=opts.dictionary, source_warp=opts.source_warp)
     Dnet = Discriminator(size)
     if opts.init_from is not None:
         ck = load_checkpoint(opts.init_from)
-        if {k: int(ck.config[k]) for k in G.config} != G.config:
+        have, want = normalized_config(ck.config), G.full_config
+        if want["source_warp"]:  # a plain model may start a source-warp one (the new layers start at zero)
+            have["source_warp"] = True
+        if have != want:
             raise BadInput(f"--init-from {opts.init_from}: its generator config {ck.config} does not match " + ", ".join(f"{k}={v}" for k, v in G.config.items()))
-        G.load_state_dict(ck.gen, strict=True)
+        warm_start(G, ck.gen, opts.init_from)
         if ck.dis is not None:
             Dnet.load_state_dict(ck.dis, strict=True)
     G, Dnet = G.to(dev, fdtype).train(), Dnet.to(dev, fdtype).train()
@@ -294,8 +297,10 @@ def training_loop(
             now = time.time()
             tick_images = (step - tick_start_step) * batch
             stats = phases.reduced_stats()
+            grid = None
             if run_path is not None:
-                video.write_image(run_path / f"samples-{step:07d}.png", _sample_grid(ema if ema is not None else G, sample_pairs, phases))
+                grid = _sample_grid(ema if ema is not None else G, sample_pairs, phases)
+                video.write_image(run_path / f"samples-{step:07d}.png", grid)
             scores = {}
             if scorer is not None and opts.eval_every > 0 and tick % opts.eval_every == 0:
                 scores = {f"Metrics/{k}": v for k, v in scorer(ema if ema is not None else G).items()}
@@ -310,7 +315,7 @@ def training_loop(
             record = {**fields, **stats, **scores}
             log.line(status_line({**{k: v for k, v in fields.items() if k != "epoch"},
                                   **{k.split("/", 1)[1].replace("/", "_").lower(): v for k, v in {**stats, **scores}.items()}}))
-            log.stats(record, step)
+            log.stats(record, step * batch, {"Progress/lr_G": g_opt.param_groups[0]["lr"], "Progress/lr_D": d_opt.param_groups[0]["lr"]}, grid)
             last_stats = record
             maint_start = time.time()
             if tick % opts.snap_ticks == 0 or step == total_steps:

@@ -16,7 +16,9 @@ class TrainOptions:
     sample_data: str | None = None       # clips for sample grids (default: the training clips)
     size: int = 256                      # training resolution (frames are resized to it, bilinear)
     style_dim: int = 512                 # appearance latent size (official 512)
-    motion_dim: int = 20                 # motion directions (official 20)
+    motion_dim: int = 20                 # motion directions (official 20; = style_dim with dictionary "none")
+    dictionary: str = "orthogonal"       # motion dictionary: "orthogonal" (official), "random" (not orthogonalised), "none"
+    source_warp: bool = False            # warp and in-paint the source image at full resolution (TPAMI HR model)
     batch: int = 64                      # images per optimiser step, over all processes (official 64)
     batch_gpu: int | None = None         # images per process per accumulation round (default batch / processes)
     iters: int | None = None             # training length in optimiser steps (overrides kimg)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from lia.checkpoint import load_checkpoint, save_checkpoint
+from lia.generator import normalized_config
 from lia.train.rundir import RUN_RE
 from vhq import distributed
 from vhq.errors import BadInput
@@ -163,7 +164,7 @@ def restore(path: str | Path, phases, *, options: dict[str, Any], fingerprint: s
     """
     state = load_training_state(Path(path))
     cfg, want = state["config"], phases.G.config
-    if {k: int(cfg[k]) for k in want} != want:
+    if normalized_config(cfg) != phases.G.full_config:
         raise BadInput(f"--resume {path}: it was trained with {cfg}, not " + ", ".join(f"{k}={v}" for k, v in want.items()))
     phases.G.load_state_dict(state["gen"])
     phases.D.load_state_dict(state["dis"])

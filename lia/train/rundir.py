@@ -1,8 +1,9 @@
 """The run directory of a training run and what is written into it while training.
 
 ``RUNS/<NNNNN>-<desc>/``: ``training_options.json`` (resolved options), ``log.txt`` (every status
-line), ``stats.jsonl`` (one JSON object per tick), TensorBoard events when ``torch.utils.tensorboard``
-imports, ``samples-<step>.png`` and ``checkpoint-<step>.pt``. Only rank 0 writes.
+line), ``stats.jsonl`` (one JSON object per tick), ``tb/`` (TensorBoard events: every numeric stat,
+the learning rates and the sample grids, against training images seen), ``samples-<step>.png`` and
+``checkpoint-<step>.pt``. Only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from vhq import console
 from vhq.io import files
 
 RUN_RE = re.compile(r"^(\d{5})-")
+TB_FOLDER = "tb"
+# stats.jsonl fields that are bookkeeping, not curves
+NOT_PLOTTED = ("timestamp", "tick", "step", "kimg")
 
 
 def new_run_dir(runs: Path, desc: str) -> Path:
@@ -56,12 +60,9 @@ class RunLog:
         if not self.enabled:
             return
         self._log = open(run_dir / "log.txt", "a", encoding="utf-8")
-        try:
-            from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir))
-        except ImportError:
-            self.tb = None
+        self.tb = SummaryWriter(str(run_dir / TB_FOLDER))
         if console.stderr.is_terminal and os.environ.get("VHQ_QUIET", "") != "1":
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -84,17 +85,19 @@ class RunLog:
         if self.bar is not None:
             self.bar.update(self.task, completed=step, **({"description": description} if description else {}))
 
-    def stats(self, record: dict[str, Any], step: int) -> None:
+    def stats(self, record: dict[str, Any], images: int, scalars: dict[str, float] | None = None, grid: torch.Tensor | None = None) -> None:
+        """Append ``record`` to stats.jsonl; plot it, the extra ``scalars`` and the sample ``grid`` (uint8 HWC) at ``images``."""
         if not self.enabled:
             return
         record = {"timestamp": time.time(), **record}
         with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record, sort_keys=False) + "\n")
         if self.tb is not None:
-            images = int(record.get("kimg", 0) * 1000)
-            for k, v in record.items():
-                if isinstance(v, (int, float)) and k not in ("timestamp",):
+            for k, v in {**record, **(scalars or {})}.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_PLOTTED:
                     self.tb.add_scalar(k, v, global_step=images)
+            if grid is not None:
+                self.tb.add_image("Samples/source_driving_reconstruction", grid.numpy(), global_step=images, dataformats="HWC")
             self.tb.flush()
 
     def write_options(self, options: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lia import Discriminator, Generator, load_checkpoint, save_checkpoint
-from lia.checkpoint import FORMAT, VERSION
+from lia.checkpoint import FORMAT, OFFICIAL_VERSION, VERSION
 from vhq.errors import BadInput
 
 
@@ -86,7 +86,7 @@ def test_vhq_format_round_trip(models, tmp_path):
     optim = torch.optim.Adam(d.parameters())
     save_checkpoint(path, g, d, step=1200, d_optim=optim.state_dict(), notes={"data": "vox", "scales": [1, 0.5]})
     raw = torch.load(path, weights_only=True)  # no allow-list needed
-    assert raw["format"] == FORMAT and raw["version"] == VERSION
+    assert raw["format"] == FORMAT and raw["version"] == OFFICIAL_VERSION  # the official architecture: readable by older vhq
     assert raw["config"] == {"size": 32, "style_dim": 512, "motion_dim": 20}
     ckpt = load_checkpoint(path)
     assert ckpt.kind == FORMAT and ckpt.extra["step"] == 1200 and ckpt.extra["notes"]["scales"] == [1, 0.5]
