@@ -14,7 +14,8 @@ The same square is applied to every frame of a video. Torch-free.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from vhq.errors import BadInput
 

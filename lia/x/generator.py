@@ -13,7 +13,7 @@ alpha(s)``: the same linear map. Images are ``[B, 3, H, W]`` in [-1, 1].
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -38,7 +38,7 @@ class LiaXGenerator(nn.Module):
         return self.cfg.as_dict()
 
     @classmethod
-    def from_config(cls, config: Mapping) -> "LiaXGenerator":
+    def from_config(cls, config: Mapping) -> LiaXGenerator:
         return cls(size=int(config["size"]), scale=config["scale"], style_dim=int(config["style_dim"]), motion_dim=int(config["motion_dim"]))
 
     def extra_repr(self) -> str:

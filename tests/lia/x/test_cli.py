@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from vhq.io import video
 from vhq.testing import synthetic
@@ -21,7 +20,7 @@ def media(tmp_path_factory, astronaut128, driving128):
 
 def test_animate_with_the_tiny_model(cli, media, tiny_liax_file, tmp_path):
     out = tmp_path / "out.mp4"
-    code, stdout, err = cli("animate", "--model", "liax", "--ckpt", tiny_liax_file, "--source", media / "source.png",
+    code, _, err = cli("animate", "--model", "liax", "--ckpt", tiny_liax_file, "--source", media / "source.png",
                             "--driving", media / "driving.mp4", "--out", out, "--batch", "2", "--device", "cpu")
     assert code == 0, err
     info = video.probe(out)
@@ -39,7 +38,7 @@ def test_registry_weights_show_their_licence(cli, media, tiny_liax_file, tmp_pat
     assert "vhq weights import lia_x" in err and "Traceback" not in err
     code, _, err = cli("weights", "import", "lia_x", tiny_liax_file)
     assert code == 0, err
-    code, stdout, err = cli("lia", "reference", "--model", "liax", "--source", media / "source.png", "--out", tmp_path / "r.png", "--device", "cpu")
+    code, _, err = cli("lia", "reference", "--model", "liax", "--source", media / "source.png", "--out", tmp_path / "r.png", "--device", "cpu")
     assert code == 0, err
     assert "lia_x: CC BY-NC 4.0 (wyhsirius/LIA-X): non-commercial use only" in err
     assert video.read_image(tmp_path / "r.png").shape == (64, 64, 3)
@@ -47,7 +46,7 @@ def test_registry_weights_show_their_licence(cli, media, tiny_liax_file, tmp_pat
 
 def test_named_direction_walk(cli, media, tiny_liax_file, tmp_path):
     out = tmp_path / "dirs"
-    code, stdout, err = cli("lia", "directions", "--model", "liax", "--ckpt", tiny_liax_file, "--source", media / "source.png",
+    code, _, err = cli("lia", "directions", "--model", "liax", "--ckpt", tiny_liax_file, "--source", media / "source.png",
                             "--out", out, "--direction", "yaw", "--direction", "Mouth", "--range", "-1,1", "--steps", "3", "--device", "cpu")
     assert code == 0, err
     walk = json.loads((out / "walk.json").read_text())

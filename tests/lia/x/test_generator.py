@@ -13,18 +13,19 @@ from lia.x.config import LiaXConfig, level_name
 def upstream_data_flow(dec, w: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
     """The decoder's forward written out as upstream's ``Decoder.forward`` does, level by level."""
     h = dec.conv1(dec.input(w.shape[0]), w)
+    h_flow = h_warp_prev = rgb = None
     for j, feat in enumerate(feats):
         n = level_name(j)
         h = getattr(dec, f"conv{n}_1")(h, w)
         for conv in getattr(dec, f"conv{n}_2"):
             h = conv(h, w)
-        h_warp, h, h_flow = getattr(dec, f"flow{n}")(h, w, feat, None if j == 0 else h_flow)  # noqa: F821
+        h_warp, h, h_flow = getattr(dec, f"flow{n}")(h, w, feat, h_flow)
         if j > 0:
-            h_warp = h_warp + getattr(dec, f"conv{n}_2_up")(prev_warp)  # noqa: F821
+            h_warp = h_warp + getattr(dec, f"conv{n}_2_up")(h_warp_prev)
         for conv in getattr(dec, f"conv{n}_2_rgb"):
             h_warp = conv(h_warp)
-        rgb = getattr(dec, f"rgb{n}")(h_warp, None if j == 0 else rgb)  # noqa: F821
-        prev_warp = h_warp
+        rgb = getattr(dec, f"rgb{n}")(h_warp, rgb)
+        h_warp_prev = h_warp
     return rgb
 
 

@@ -17,7 +17,6 @@ from lia.layers import Upsample
 from lia.x.layers import ConvLayer, DownBlock, FlowResBlock, FusedLeakyReLU, RefineBlock, ToFlow, identity_grid
 
 
-
 @pytest.fixture(autouse=True)
 def float64():
     torch.set_default_dtype(torch.float64)
@@ -107,7 +106,7 @@ def test_flow_res_block_is_conv1_plus_gamma_times_conv2_of_group_norm():
 def test_refine_block_keeps_size_and_adds_its_input():
     block = _randomise(RefineBlock(4))
     x = torch.randn(1, 4, 6, 6)
-    conv = lambda layer, t: math.sqrt(2) * F.leaky_relu(F.conv2d(t, layer[0].weight * layer[0].scale, padding=1) + layer[1].bias[None, :, None, None], 0.2)  # noqa: E731
+    conv = lambda layer, t: math.sqrt(2) * F.leaky_relu(F.conv2d(t, layer[0].weight * layer[0].scale, padding=1) + layer[1].bias[None, :, None, None], 0.2)
     expected = (conv(block.conv2, conv(block.conv1, x)) + x) / math.sqrt(2)
     assert torch.allclose(block(x), expected, atol=1e-12)
 
