@@ -11,6 +11,14 @@ pipeline alone (decode + resize + value mapping), measured in the same process.
 
 The network is a random-init I3D in the real checkpoint format (throughput does not depend on
 the weight values). Usage: ``python benchmarks/video_metrics.py [--videos 12 --frames 100]``.
+
+With cd-fvd installed (``pip install cd-fvd``) it also times ``fvd_videomae``'s features against
+cd-fvd's own loop on the same clips and the same weights: its ``preprocess`` in a DataLoader
+(batches of 16), ``(video × 255).byte()`` and ``get_videomae_features`` with its own
+VideoMAE-v2 network, vs ``eval.video_protocols.extract_features`` with ours. Its torchvision
+``VideoClips`` decoder is gone from current torchvision, so both sides decode the clip's frames
+with vhq's decoder. A random-init VideoMAE in the real file format (fp16), shrunk by default
+(``--videomae-depth 2 --videomae-dim 256``; 40 × 1408 is the real one, about a minute per clip on 2 cores).
 """
 
 from __future__ import annotations
@@ -48,6 +56,69 @@ def _batched_inputs(clips, protocol, batch_size, workers):
     return torch.cat([x for _, x in iter_clip_batches(clips, protocol, batch_size, workers)])
 
 
+class _PeerClips:
+    """cd-fvd's ``VideoDataset.__getitem__`` on our clip list: its ``preprocess`` of the decoded clip."""
+
+    def __init__(self, clips, resolution):
+        self.clips, self.resolution = clips, resolution
+
+    def __len__(self):
+        return len(self.clips)
+
+    def __getitem__(self, i):
+        from cdfvd.utils.data_utils import preprocess
+
+        from eval.video_protocols import read_clip
+
+        return preprocess(read_clip(self.clips[i]), self.resolution)
+
+
+def _peer_videomae_features(clips, state, depth, dim, resolution, workers):
+    """cd-fvd's ``compute_fake_stats`` loop with its own network and the same weights."""
+    from functools import partial
+
+    import torch.utils.data
+    from cdfvd import fvd
+    from cdfvd.third_party.VideoMAEv2.videomaev2_finetune import VisionTransformer
+    from cdfvd.utils.metric_utils import FeatureStats
+
+    model = VisionTransformer(img_size=224, patch_size=14, embed_dim=dim, depth=depth, num_heads=16, mlp_ratio=48 / 11, qkv_bias=True,
+                              norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_classes=174, all_frames=16, tubelet_size=2,
+                              use_mean_pooling=True)
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    evaluator = object.__new__(fvd.cdfvd)
+    evaluator.model, evaluator.feature_fn, evaluator.seed = model.eval(), fvd.get_videomae_features, 42
+    evaluator.device, evaluator.model_dtype = "cpu", torch.float32
+    evaluator.fake_stats = FeatureStats(capture_mean_cov=True, capture_all=True)
+    loader = torch.utils.data.DataLoader(_PeerClips(clips, resolution), batch_size=16, num_workers=workers)
+    return torch.from_numpy(evaluator.compute_fake_stats(loader).get_all())
+
+
+def _videomae_comparison(tmp, clips, args):
+    """clips/s of vhq's fvd_videomae features and of cd-fvd's own loop, same clips and weights."""
+    try:
+        import cdfvd  # noqa: F401
+    except ImportError:
+        print("videomae        skipped: pip install cd-fvd for the comparison with its own loop")
+        return
+    from eval.backbones.videomae import load_videomae
+    from eval.video_protocols import extract_features, get_protocol
+    from vhq import weights
+    from vhq.testing.random_weights import write_videomae_checkpoint
+
+    f = write_videomae_checkpoint(tmp / "vit_g.pth", depth=args.videomae_depth, dim=args.videomae_dim)
+    weights.import_file("videomae_v2_g_ssv2", f, no_verify=True)
+    state = torch.load(f, weights_only=True)
+    protocol = get_protocol("cd-fvd", clip_resolution=args.clip_resolution, seed=0)
+    model = load_videomae()
+    ours, t_ours = _timed(lambda: extract_features(model, clips, protocol, batch_size=16, workers=args.workers, progress_desc="bench"))
+    theirs, t_theirs = _timed(lambda: _peer_videomae_features(clips, state, args.videomae_depth, args.videomae_dim, args.clip_resolution, args.workers))
+    diff = (theirs.double() - torch.from_numpy(ours)).abs().max().item()
+    n = len(clips)
+    print(f"features (VideoMAE depth {args.videomae_depth} width {args.videomae_dim}, cd-fvd @{args.clip_resolution})  "
+          f"cd-fvd {n / t_theirs:7.2f} clips/s   vhq {n / t_ours:7.2f} clips/s   ratio {t_theirs / t_ours:.2f}x   max |Δfeature| {diff:.2e}")
+
+
 def _timed(fn):
     t = time.perf_counter()
     result = fn()
@@ -62,6 +133,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--videomae-depth", type=int, default=2, help="blocks of the random-init VideoMAE (real: 40)")
+    ap.add_argument("--videomae-dim", type=int, default=256, help="its width, a multiple of 16 (real: 1408)")
+    ap.add_argument("--clip-resolution", type=int, default=256, choices=(128, 256))
+    ap.add_argument("--no-i3d", action="store_true", help="only the VideoMAE comparison")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -70,7 +145,7 @@ def main() -> None:
         os.environ["VHQ_CACHE"] = str(tmp / "cache")
         from eval.backbones.i3d import load_i3d
         from eval.distribution import clip_id  # noqa: F401  (import cost outside the timings)
-        from eval.video_protocols import extract_features, get_protocol, plan_clips
+        from eval.video_protocols import get_protocol, plan_clips
         from vhq import weights
         from vhq.io import video
         from vhq.testing import synthetic
@@ -89,17 +164,27 @@ def main() -> None:
         print(f"{n} clips of {protocol.frames} frames from {args.videos} videos of {args.frames} frames at "
               f"{args.resolution}x{args.resolution}; resize to {protocol.size}; torch threads {args.threads}")
 
-        # Input pipeline alone.
-        naive_x, t_naive_in = _timed(lambda: _naive_features(None, clips, protocol))
-        batched_x, t_batched_in = _timed(lambda: _batched_inputs(clips, protocol, args.batch_size, args.workers))
-        assert torch.allclose(naive_x, batched_x, atol=1e-5), "the two input pipelines disagree"
-        print(f"decode+resize   naive {n / t_naive_in:7.2f} clips/s   batched {n / t_batched_in:7.2f} clips/s   ratio {t_naive_in / t_batched_in:.2f}x")
+        if not args.no_i3d:
+            _i3d_comparison(model, clips, protocol, args)
+        _videomae_comparison(tmp, plan_clips(video.list_videos(root), get_protocol("cd-fvd", seed=0), "fake"), args)
 
-        # With the network.
-        naive_f, t_naive = _timed(lambda: _naive_features(model, clips, protocol))
-        batched_f, t_batched = _timed(lambda: extract_features(model, clips, protocol, batch_size=args.batch_size, workers=args.workers, progress_desc="bench"))
-        diff = (naive_f.double() - torch.from_numpy(batched_f)).abs().max().item()
-        print(f"features (I3D)  naive {n / t_naive:7.2f} clips/s   batched {n / t_batched:7.2f} clips/s   ratio {t_naive / t_batched:.2f}x   max |Δfeature| {diff:.2e}")
+
+def _i3d_comparison(model, clips, protocol, args):
+    """The naive per-video loop vs the batched pipeline (I3D, stylegan-v protocol)."""
+    from eval.video_protocols import extract_features
+
+    n = len(clips)
+    # Input pipeline alone.
+    naive_x, t_naive_in = _timed(lambda: _naive_features(None, clips, protocol))
+    batched_x, t_batched_in = _timed(lambda: _batched_inputs(clips, protocol, args.batch_size, args.workers))
+    assert torch.allclose(naive_x, batched_x, atol=1e-5), "the two input pipelines disagree"
+    print(f"decode+resize   naive {n / t_naive_in:7.2f} clips/s   batched {n / t_batched_in:7.2f} clips/s   ratio {t_naive_in / t_batched_in:.2f}x")
+
+    # With the network.
+    naive_f, t_naive = _timed(lambda: _naive_features(model, clips, protocol))
+    batched_f, t_batched = _timed(lambda: extract_features(model, clips, protocol, batch_size=args.batch_size, workers=args.workers, progress_desc="bench"))
+    diff = (naive_f.double() - torch.from_numpy(batched_f)).abs().max().item()
+    print(f"features (I3D)  naive {n / t_naive:7.2f} clips/s   batched {n / t_batched:7.2f} clips/s   ratio {t_naive / t_batched:.2f}x   max |Δfeature| {diff:.2e}")
 
 
 if __name__ == "__main__":

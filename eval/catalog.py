@@ -47,6 +47,7 @@ DLIB68 = Backbone("dlib68", "eval.backbones.dlib68:Dlib68Landmarker", ("dlib68",
 FACENET = Backbone("facenet", "eval.backbones.facenet:IdentityEmbedder", ("facenet_vggface2",))
 I3D = Backbone("i3d", "eval.backbones.i3d:load_i3d", ("i3d_pretrained_400",), feature_dim=400)
 R3DX101 = Backbone("r3dx101", "eval.backbones.resnext3d:load_resnext101", ("resnext101_kinetics",), feature_dim=2048)
+VIDEOMAE_G = Backbone("videomae_g", "eval.backbones.videomae:load_videomae", ("videomae_v2_g_ssv2",), feature_dim=1408)
 
 VIDEO_UNDER_LIA = {"lia": "video", "fomm": "frame"}
 
@@ -59,7 +60,7 @@ class Metric:
     - paired: ``frames`` (``per_frame(pred, gt[, net])`` gives per-frame values), ``landmarks``
       (``measure`` akd or mkr from the landmarks of both sides), ``identity`` (AED from embeddings);
     - distribution: ``clips`` (``measure`` frechet or kernel over clip features; ``clips`` names
-      the clip protocol option, fvd or fid), ``embeddings`` (``measure`` acd or csim).
+      the clip protocol option, fvd, fid or videomae), ``embeddings`` (``measure`` acd or csim).
     """
 
     name: str  # what --metrics takes
@@ -69,7 +70,7 @@ class Metric:
     backbone: Backbone | None = None
     per_frame: str = ""  # frames scorer: "module:function"
     measure: str = ""
-    clips: str = ""  # clips scorer: fvd (--fvd-protocol) | fid (--fid-protocol, --first-frames)
+    clips: str = ""  # clips scorer: fvd (--fvd-protocol) | fid (--fid-protocol, --first-frames) | videomae (cd-fvd)
     weighting: str | Mapping[str, str] = "frame"  # one for every protocol, or per paired protocol
     higher_is_better: bool = False
     default: bool = False  # in the default --metrics of its kind
@@ -103,6 +104,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fvd_i3d", "fvd_i3d", "distribution", "clips", I3D, measure="frechet", clips="fvd", weighting="set", default=True),
     Metric("kvd", "kvd", "distribution", "clips", I3D, measure="kernel", clips="fvd", weighting="set", default=True),
     Metric("fid_r3dx101", "fid_r3dx101", "distribution", "clips", R3DX101, measure="frechet", clips="fid", weighting="set", default=True),
+    Metric("fvd_videomae", "fvd_videomae", "distribution", "clips", VIDEOMAE_G, measure="frechet", clips="videomae", weighting="set"),
     Metric("acd", "acd", "distribution", "embeddings", FACENET, measure="acd", weighting="video", default=True),
     Metric("csim", "csim", "distribution", "embeddings", FACENET, measure="csim", weighting="video", higher_is_better=True, default=True),
 )}

@@ -23,7 +23,7 @@ app.add_typer(leaderboard_app, name="leaderboard")
 @app.command("eval")
 def eval_command(
     pred: Annotated[Path, typer.Option("--pred", help="Folder of predicted videos (mp4 files or PNG-frame folders).")],
-    gt: Annotated[Path, typer.Option("--gt", help="Folder of ground-truth videos, matched to --pred by relative path without extension.")],
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Folder of ground-truth videos, matched to --pred by relative path without extension (the real set for distribution metrics).")] = None,
     metrics: Annotated[str, typer.Option(help=METRICS_HELP)] = catalog.default_names("paired"),
     protocol: Annotated[str, typer.Option(help="lia (L1/LPIPS video-weighted, rest frame-weighted) or fomm (all frame-weighted).")] = EvalOptions.protocol,
     size: Annotated[Optional[int], typer.Option(help="Resize both sides to NxN (bilinear, antialiased) before scoring; default: the GT's native size.")] = EvalOptions.size,
@@ -37,14 +37,17 @@ def eval_command(
     aed_distance: Annotated[str, typer.Option(help="AED distance: 'squared' (pose-evaluation) or 'l2'.")] = EvalOptions.aed_distance,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: this rank's GPU if any, else cpu).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the GT feature cache.")] = False,
-    fvd_protocol: Annotated[str, typer.Option(help="FVD clip protocol: stylegan-v (default), digan, tats.")] = DistributionOptions.fvd_protocol,
+    fvd_protocol: Annotated[str, typer.Option(help="FVD clip protocol: stylegan-v (default), digan, tats, cd-fvd-i3d.")] = DistributionOptions.fvd_protocol,
     fid_protocol: Annotated[str, typer.Option(help="Video-FID clip protocol: g3an (centre 16 frames).")] = DistributionOptions.fid_protocol,
     first_frames: Annotated[Optional[int], typer.Option(help="Video FID on the first N frames only (LIA's cross-video setting: 100).")] = DistributionOptions.first_frames,
     trials: Annotated[Optional[int], typer.Option(help="FVD/KVD trials reported as mean ± std (default: the protocol's; DIGAN 10).")] = DistributionOptions.trials,
     seed: Annotated[Optional[int], typer.Option(help="Clip-sampling seed (default: the protocol's); recorded.")] = DistributionOptions.seed,
     max_videos: Annotated[Optional[int], typer.Option(help="Use at most N videos per set (default: the protocol's, e.g. 2048).")] = DistributionOptions.max_videos,
     cov: Annotated[Optional[str], typer.Option(help="Covariance normalisation: biased (1/N) or unbiased (1/(N-1)); default: the protocol's.")] = DistributionOptions.cov,
-    fd_method: Annotated[str, typer.Option(help="Fréchet trace: eigen (symmetric, stable) or sqrtm (scipy, bit parity with StyleGAN-V/G3AN).")] = DistributionOptions.fd_method,
+    fd_method: Annotated[str, typer.Option(help="Fréchet trace: eigen (symmetric, stable) or sqrtm (scipy, bit parity with StyleGAN-V/G3AN); the cd-fvd protocols pin sqrtm_real.")] = DistributionOptions.fd_method,
+    clip_resolution: Annotated[Optional[int], typer.Option(help="cd-fvd protocols: the loader's antialiased crop, 128 or 256 (default 256); match the --real-stats file.")] = DistributionOptions.clip_resolution,
+    resample_to: Annotated[Optional[int], typer.Option(help="cd-fvd's n_fake rule: redraw the generated set until it gives N clips (cd-fvd: 2048). Default: every video once.")] = DistributionOptions.resample_to,
+    real_stats: Annotated[Optional[Path], typer.Option("--real-stats", help="Published real-set statistics (cd-fvd .pkl: sum, outer-product sum, count) instead of --gt videos, for one Fréchet metric.", dir_okay=False)] = DistributionOptions.real_stats,
     kvd_mode: Annotated[str, typer.Option(help="KVD: full (DIGAN/TATS) or subsets (100 subsets, x1000).")] = DistributionOptions.kvd_mode,
     acd_pairs: Annotated[str, typer.Option(help="ACD frame pairs: all or consecutive.")] = DistributionOptions.acd_pairs,
     source: Annotated[Optional[Path], typer.Option(help="csim: folder with the source image of each generated video (<key>.png).")] = None,
@@ -59,6 +62,10 @@ def eval_command(
     paired_names = [n for n in requested if n not in dist_names]
     model = name or Path(pred).resolve().name
     rows: list[dict] = []
+    if gt is None and (paired_names or not dist_names or real_stats is None):
+        from vhq.errors import BadInput
+
+        raise BadInput("--gt is required", "pass the ground-truth / real video folder (distribution metrics may use --real-stats FILE.pkl instead)")
     if paired_names or not dist_names:
         rows += _paired(pred, gt, ",".join(paired_names), protocol, size, out, model, allow_missing, truncate,
                         batch_size, aed_crop, aed_distance, device, no_cache)
@@ -70,11 +77,16 @@ def eval_command(
             pred, gt, dist_names, source_dir=source, embedder=embedder, embedder_info=embedder_info,
             fvd_protocol=fvd_protocol, fid_protocol=fid_protocol, first_frames=first_frames, trials=trials, seed=seed,
             max_videos=max_videos, cov=cov, fd_method=fd_method, kvd_mode=kvd_mode, acd_pairs=acd_pairs,
+            clip_resolution=clip_resolution, resample_to=resample_to, real_stats=real_stats,
             batch_size=batch_size, device=device, use_cache=not no_cache, record_dir=out,
         )
         if distributed.rank() == 0:
+            if real_stats is not None:  # the published statistics are the test set
+                testset, fingerprint = real_stats.name, dist_rows[0]["real_stats_sha256"]
+            else:
+                testset, fingerprint = Path(gt).resolve().name, report.set_fingerprint(gt)
             dist_summary = report.leaderboard_rows([report.to_summary(r) for r in dist_rows], model=model,
-                                                   testset=Path(gt).resolve().name, fingerprint=report.set_fingerprint(gt))
+                                                   testset=testset, fingerprint=fingerprint)
             report.echo_summary(dist_summary, "set")
             rows += dist_summary
     if distributed.rank() != 0:

@@ -1,4 +1,4 @@
-"""Distribution metrics over unpaired video sets: FVD (I3D), KVD, video FID (3D ResNeXt-101), ACD, csim.
+"""Distribution metrics over unpaired video sets: FVD (I3D, VideoMAE-v2), KVD, video FID (3D ResNeXt-101), ACD, csim.
 
 ``evaluate_distribution(pred_dir, real_dir, metrics, …)`` returns one summary row per metric. The
 sets are *unpaired*: nothing is matched by key (cross-identity generation has no ground truth per
@@ -9,6 +9,9 @@ clip), and the two sets may differ in size.
   order) when KVD or multi-trial protocols need them.
 - Real-set results are cached under a key of (content hash of the file list, backbone, weight
   sha256, protocol), so a leaderboard of many models featurises the real set once.
+- ``real_stats`` (``vhq eval --real-stats FILE.pkl``) replaces the real set by published
+  statistics (cd-fvd's ``FeatureStats`` pickles: Σx, Σxxᵀ, n), read with an unpickler that builds
+  nothing but dicts, lists and numpy arrays; the file's sha256 goes into the row.
 - Fewer than 2 videos, or videos shorter than the clip, are refused with a clear message. When N
   is not above the feature dimension the covariance is rank-deficient: a warning is printed and
   the row says so (N is always recorded).
@@ -17,6 +20,7 @@ clip), and the two sets may differ in size.
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -29,7 +33,17 @@ from eval import catalog
 from eval.functional import frechet, identity_stats, kernel
 from eval.metrics import FeatureAccumulator
 from eval.options import DistributionOptions
-from eval.video_protocols import FID_PROTOCOLS, FVD_PROTOCOLS, Clip, ClipProtocol, extract_features, plan_clips, select_videos, write_clip_record
+from eval.video_protocols import (
+    FID_PROTOCOLS,
+    FVD_PROTOCOLS,
+    VIDEOMAE_PROTOCOLS,
+    Clip,
+    ClipProtocol,
+    extract_features,
+    plan_clips,
+    select_videos,
+    write_clip_record,
+)
 from vhq import console, distributed, weights
 from vhq.errors import BadInput
 from vhq.io import cache, files, video
@@ -39,7 +53,8 @@ SUMMARY_FIELDS = [
     "frames", "stride", "clip_real", "clip_pred", "max_videos", "clips_per_trial", "first_frames",
     "resize", "size", "value_path", "cov", "fd_method", "kvd_mode", "acd_pairs", "seed",
     "backbone", "feature_dim", "weight", "weight_sha256", "weight_verified", "weight_state",
-    "real_stats", "warning", "higher_is_better", "vhq_version",
+    "clip_resolution", "resample_to", "real_stats", "real_stats_file", "real_stats_sha256", "warning",
+    "higher_is_better", "vhq_version",
 ]
 
 
@@ -78,10 +93,82 @@ def set_digest(videos: dict[str, Path]) -> str:
 
 
 def real_cache_key(videos: dict[str, Path], backbone: str, weight_sha256: str, protocol: ClipProtocol, keep_features: bool) -> str:
+    real_side = {k: v for k, v in protocol.record().items() if k != "resample_to"}  # a generated-set rule
     return cache.make_key(
         kind="real_video_features", files=set_digest(videos), backbone=backbone, weight_sha256=weight_sha256,
-        protocol=protocol.record(), features=keep_features,
+        protocol=real_side, features=keep_features,
     )
+
+
+# ---------------------------------------------------------------- published real-set statistics
+
+
+class _StatsUnpickler(pickle.Unpickler):
+    """Builds only what a numpy array pickle needs; any other class or function is refused."""
+
+    ALLOWED = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+    })
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refuses to build {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _plain(obj, depth: int = 0) -> bool:
+    """A tree of dicts/lists of numbers, strings, None and numeric numpy arrays."""
+    if depth > 4:
+        return False
+    if obj is None or isinstance(obj, (bool, int, float, str, np.number)):
+        return True
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.kind in "biuf"
+    if isinstance(obj, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in obj)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in obj.items())
+    return False
+
+
+@dataclass
+class ImportedStats:
+    stats: frechet.SufficientStats
+    path: Path
+    sha256: str
+
+
+def read_real_stats(path: str | os.PathLike) -> ImportedStats:
+    """cd-fvd's precomputed statistics: a dict with ``raw_mean`` (Σx), ``raw_cov`` (Σxxᵀ), ``num_items`` (n)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: real-set statistics file does not exist")
+    try:
+        with open(path, "rb") as f:
+            obj = _StatsUnpickler(f).load()
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad or unsafe file
+        raise BadInput(f"{path}: not a statistics pickle of plain numpy arrays ({e.__class__.__name__}: {e})") from None
+    if not isinstance(obj, dict) or not _plain(obj):
+        raise BadInput(f"{path}: expected a dict of numpy arrays and numbers, found {type(obj).__name__} with other contents")
+    missing = [k for k in ("raw_mean", "raw_cov", "num_items") if obj.get(k) is None]
+    if missing:
+        raise BadInput(f"{path}: statistics lack {', '.join(missing)}", "expected cd-fvd's FeatureStats fields raw_mean (sum), raw_cov (sum of outer products), num_items")
+    total, outer = np.asarray(obj["raw_mean"], np.float64), np.asarray(obj["raw_cov"], np.float64)
+    count = obj["num_items"]
+    if total.ndim != 1 or outer.shape != (total.shape[0],) * 2 or not isinstance(count, (int, np.integer)) or count < 2:
+        raise BadInput(f"{path}: inconsistent statistics (sum {total.shape}, outer {outer.shape}, count {count!r})")
+    if not (np.isfinite(total).all() and np.isfinite(outer).all()):
+        raise BadInput(f"{path}: statistics contain NaN or infinite values")
+    return ImportedStats(frechet.SufficientStats(total, outer, int(count)), path, files.sha256_file(path))
+
+
+def write_real_stats(path: str | os.PathLike, stats: frechet.SufficientStats) -> Path:
+    """The same format back (cd-fvd can load it): for sharing a real set's statistics."""
+    state = {"capture_all": False, "capture_mean_cov": True, "max_items": None, "num_items": stats.count,
+             "num_features": stats.dim, "all_features": [], "raw_mean": stats.total, "raw_cov": stats.outer}
+    return files.write_bytes(path, pickle.dumps(state, protocol=4))
 
 
 # ---------------------------------------------------------------- metrics from features
@@ -191,6 +278,7 @@ def _protocol_fields(p: ClipProtocol) -> dict:
         "protocol": p.name, "frames": p.frames, "stride": p.stride, "clip_real": p.real_clips, "clip_pred": p.fake_clips,
         "max_videos": p.max_videos or "", "clips_per_trial": p.clips_per_trial or "", "first_frames": p.first_frames or "",
         "resize": p.resize, "size": p.size, "value_path": p.value_path, "seed": p.seed, "trials": p.trials,
+        "clip_resolution": p.clip_resolution or "", "resample_to": p.resample_to or "",
     }
 
 
@@ -210,6 +298,8 @@ def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, proto
     prov = weights.provenance(weight)
     weights.path(weight)  # a missing weight fails before any decoding
     keep = any(m.measure == "kernel" for m in metrics) or protocol.trials > 1 or bool(protocol.clips_per_trial)
+    if opts.real_stats is not None:
+        return _rows_against_imported(metrics, pred_videos, protocol, opts, load, weight, prov)
     real_clips = plan_clips(real_videos, protocol, "real")
     pred_clips = plan_clips(pred_videos, protocol, "fake")
     if opts.record_dir is not None and distributed.rank() == 0:
@@ -217,7 +307,8 @@ def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, proto
         write_clip_record(rec / f"clips_{name}_{protocol.name}_real.csv", real_clips, protocol, "real")
         write_clip_record(rec / f"clips_{name}_{protocol.name}_pred.csv", pred_clips, protocol, "fake")
     device = distributed.resolve_device(opts.device)
-    model = None
+    model = load(weight, device)
+    dim = getattr(model, "feature_dim", dim)  # a shrunk test network reports its own width
     store = cache.ContentCache("real_video_stats")
     chosen = select_videos(real_videos, protocol)
     key = real_cache_key(chosen, name, prov["weight_sha256"], protocol, keep)
@@ -231,32 +322,62 @@ def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, proto
         real = FeatureAccumulator.from_cache(cached, dim, keep)
         real_state = "cached"
     else:
-        model = load(weight, device)
         real = accumulate(model, real_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{name} real")
         if opts.use_cache and distributed.rank() == 0:
             store.put(key, real.to_cache())
         real_state = "computed"
-    if model is None:
-        model = load(weight, device)
     pred = accumulate(model, pred_clips, protocol, dim, keep, device, opts.batch_size, opts.workers, f"{name} pred")
 
     common = {
         **_protocol_fields(protocol), **prov, "backbone": name, "feature_dim": dim, "real_stats": real_state,
         "n_pred": len({c.key for c in pred_clips}), "n_real": len({c.key for c in real_clips}),
     }
+    return _rows_from_features(metrics, real, pred, protocol, opts, common)
+
+
+def _rows_from_features(metrics, real: FeatureAccumulator, pred: FeatureAccumulator, protocol: ClipProtocol, opts: DistributionOptions, common: dict) -> list[dict]:
+    dim = common["feature_dim"]
+    fd_method = protocol.fd_method or opts.fd_method
     rows = []
     for m in metrics:
         row = _base_row(m)
         if m.measure == "frechet":
-            res = fvd_trials(real, pred, protocol, opts.fd_method, protocol.unbiased)
+            res = fvd_trials(real, pred, protocol, fd_method, protocol.unbiased)
             warning = _rank_warning(min(res.clips_real, res.clips_pred), dim, m.column)
             row.update(common, value=res.mean, std=res.std, clips_real=res.clips_real, clips_pred=res.clips_pred,
-                       cov="unbiased" if protocol.unbiased else "biased", fd_method=opts.fd_method, warning=warning)
+                       cov="unbiased" if protocol.unbiased else "biased", fd_method=fd_method, warning=warning)
         else:
             res = kvd_trials(real, pred, protocol, opts.kvd_mode)
             row.update(common, value=res.mean, std=res.std, clips_real=res.clips_real, clips_pred=res.clips_pred, kvd_mode=opts.kvd_mode)
         rows.append(row)
     return rows
+
+
+def _rows_against_imported(metrics, pred_videos, protocol: ClipProtocol, opts: DistributionOptions, load, weight: str, prov: dict) -> list[dict]:
+    """Fréchet metrics of the generated set against published real-set statistics."""
+    backbone = metrics[0].backbone
+    imported = read_real_stats(opts.real_stats)
+    if protocol.trials > 1 or protocol.clips_per_trial:
+        raise BadInput(f"protocol {protocol.name} draws trials from the real features; published statistics hold only sums")
+    pred_clips = plan_clips(pred_videos, protocol, "fake")
+    if opts.record_dir is not None and distributed.rank() == 0:
+        write_clip_record(Path(opts.record_dir) / f"clips_{backbone.name}_{protocol.name}_pred.csv", pred_clips, protocol, "fake")
+    device = distributed.resolve_device(opts.device)
+    model = load(weight, device)
+    dim = getattr(model, "feature_dim", backbone.feature_dim)
+    if imported.stats.dim != dim:
+        raise BadInput(f"{imported.path}: statistics of {imported.stats.dim}-d features; the {backbone.name} network gives {dim}-d",
+                       "use the file made with the same network (cd-fvd names them videomae_… or i3d_…)")
+    pred = accumulate(model, pred_clips, protocol, dim, False, device, opts.batch_size, opts.workers, f"{backbone.name} pred")
+    real = FeatureAccumulator(dim)
+    s = imported.stats
+    real.total, real.outer, real.count = torch.from_numpy(s.total.copy()), torch.from_numpy(s.outer.copy()), torch.tensor(s.count)
+    common = {
+        **_protocol_fields(protocol), **prov, "backbone": backbone.name, "feature_dim": dim, "real_stats": "imported",
+        "real_stats_file": imported.path.name, "real_stats_sha256": imported.sha256,
+        "n_pred": len({c.key for c in pred_clips}), "n_real": s.count,
+    }
+    return _rows_from_features(metrics, real, pred, protocol, opts, common)
 
 
 def _per_video(keys: list[str], desc: str, value: Callable[[str], float]) -> np.ndarray:
@@ -301,6 +422,15 @@ def _source_similarity(key: str, path: Path, source_dir: Path, sources: dict[str
     return float(identity_stats.cosine_similarity(src, e).mean())
 
 
+def _check_real_stats_metrics(wanted: list[catalog.Metric], path) -> None:
+    """Published statistics serve Fréchet metrics of one backbone only (no per-clip features, no identity)."""
+    other = [m.name for m in wanted if m.scorer != "clips" or m.measure != "frechet"]
+    backbones = {m.backbone.name for m in wanted if m.scorer == "clips"}
+    if other or len(backbones) > 1:
+        raise BadInput(f"--real-stats {path}: holds one network's feature sums, so it serves one Fréchet metric",
+                       f"run {', '.join(other) or ', '.join(m.name for m in wanted)} against --gt videos in a separate command")
+
+
 def evaluate_distribution(
     pred_dir: str | os.PathLike,
     real_dir: str | os.PathLike | None,
@@ -331,6 +461,8 @@ def evaluate_distribution(
         raise BadInput(f"unknown FVD protocol {opts.fvd_protocol!r}", f"choose one of: {', '.join(FVD_PROTOCOLS)}")
     if opts.fid_protocol not in FID_PROTOCOLS:
         raise BadInput(f"unknown video-FID protocol {opts.fid_protocol!r}", f"choose one of: {', '.join(FID_PROTOCOLS)}")
+    if opts.videomae_protocol not in VIDEOMAE_PROTOCOLS:
+        raise BadInput(f"unknown VideoMAE FVD protocol {opts.videomae_protocol!r}", f"choose one of: {', '.join(VIDEOMAE_PROTOCOLS)}")
     if opts.fd_method not in frechet.FD_METHODS:
         raise BadInput(f"unknown Fréchet method {opts.fd_method!r}", f"choose one of: {', '.join(frechet.FD_METHODS)}")
     if opts.kvd_mode not in kernel.KVD_MODES:
@@ -339,14 +471,22 @@ def evaluate_distribution(
         raise BadInput(f"unknown ACD pairing {opts.acd_pairs!r}", f"choose one of: {', '.join(identity_stats.ACD_PAIRS)}")
     pred_videos = _videos(pred_dir, "generated")
     wanted = [m for m in choices.values() if m.name in metrics]
+    if opts.real_stats is not None:
+        _check_real_stats_metrics(wanted, opts.real_stats)
     rows: list[dict] = []
     groups: dict[tuple, list[catalog.Metric]] = {}
     for m in wanted:
         if m.scorer == "clips":
             groups.setdefault((m.backbone.name, m.clips), []).append(m)
+    protocols = {clips: opts.protocol({"fid": opts.fid_protocol, "videomae": opts.videomae_protocol}.get(clips, opts.fvd_protocol), for_fid=clips == "fid")
+                 for _, clips in groups}
+    if opts.clip_resolution is not None and not any(p.clip_resolution for p in protocols.values()):
+        raise BadInput(f"--clip-resolution {opts.clip_resolution}: no requested metric uses the cd-fvd loader", "it applies to fvd_videomae and to --fvd-protocol cd-fvd-i3d")
+    real_videos = _videos(real_dir, "real") if groups and opts.real_stats is None else {}
+    for group in groups.values():  # every missing weight fails before any set is featurised
+        weights.path(opts.weight(group[0].backbone))
     for (_, clips), group in groups.items():
-        protocol = opts.protocol(opts.fid_protocol if clips == "fid" else opts.fvd_protocol, for_fid=clips == "fid")
-        rows += _feature_rows(group, pred_videos, _videos(real_dir, "real"), protocol, opts)
+        rows += _feature_rows(group, pred_videos, real_videos, protocols[clips], opts)
     embedding_metrics = [m for m in wanted if m.scorer == "embeddings"]
     if embedding_metrics:
         rows += _identity_rows(embedding_metrics, pred_videos, source_dir, opts, embedder, embedder_info)

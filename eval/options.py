@@ -55,6 +55,10 @@ class DistributionOptions:
 
     fvd_protocol: str = "stylegan-v"
     fid_protocol: str = "g3an"
+    videomae_protocol: str = "cd-fvd"
+    clip_resolution: int | None = None  # cd-fvd loader crop (128 | 256); None: the protocol's own (256)
+    resample_to: int | None = None  # cd-fvd's n_fake rule for the generated set (2048); None: every video once
+    real_stats: Path | None = None  # published real-set statistics (cd-fvd .pkl) instead of --gt features
     seed: int | None = None  # None: the protocol's own (DIGAN 42, others 0)
     trials: int | None = None
     max_videos: int | None = None
@@ -69,6 +73,7 @@ class DistributionOptions:
     acd_max_frames: int | None = None
     i3d_weight: str = catalog.I3D.weights[0]
     r3dx101_weight: str = catalog.R3DX101.weights[0]
+    videomae_g_weight: str = catalog.VIDEOMAE_G.weights[0]
     batch_size: int = 8
     workers: int = 2
     device: str | None = None
@@ -77,9 +82,12 @@ class DistributionOptions:
 
     def protocol(self, name: str, for_fid: bool):
         """The named ``ClipProtocol`` with this run's overrides."""
-        from eval.video_protocols import get_protocol
+        from eval.video_protocols import PROTOCOLS, get_protocol
 
-        overrides = dict(seed=self.seed, trials=self.trials, max_videos=self.max_videos, frames=self.frames, stride=self.stride, size=self.size)
+        overrides = dict(seed=self.seed, trials=self.trials, max_videos=self.max_videos, frames=self.frames, stride=self.stride, size=self.size,
+                         resample_to=self.resample_to)
+        if name in PROTOCOLS and PROTOCOLS[name].clip_resolution:
+            overrides["clip_resolution"] = self.clip_resolution
         if for_fid:
             overrides["first_frames"] = self.first_frames
         if self.cov is not None:

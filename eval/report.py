@@ -181,9 +181,9 @@ def append_leaderboard(path: str | Path, rows: list[dict]) -> Path:
 
 PARAM_FIELDS = (
     "frames", "stride", "clip_real", "clip_pred", "max_videos", "clips_per_trial", "first_frames", "resize",
-    "size", "value_path", "cov", "fd_method", "kvd_mode", "acd_pairs", "seed", "feature_dim",
+    "size", "value_path", "cov", "fd_method", "kvd_mode", "acd_pairs", "seed", "feature_dim", "clip_resolution", "resample_to",
 )
-DETAIL_FIELDS = ("n_real", "clips_real", "real_stats", "warning")
+DETAIL_FIELDS = ("n_real", "clips_real", "real_stats", "real_stats_file", "real_stats_sha256", "warning")
 
 
 def _clean(v):

@@ -18,7 +18,18 @@ g3an         video FID (G3AN / ImaGINator / LIA): centre 16 frames (start = ⌊n
              video; PIL bilinear resize to 112×112 (antialiased when shrinking); 0–255 minus the
              ActivityNet mean, RGB; 1/(N−1) covariance. ``first_frames=100`` is LIA's
              cross-video option (videos cut to their first 100 frames first).
+cd-fvd       content-debiased FVD (Ge et al., CVPR 2024; ``fvd_videomae``): one seeded random 16-frame
+             clip per real and generated video; shorter side → ``clip_resolution`` (256, or 128 as
+             some published statistics) with antialiased bilinear + centre crop, ×255 truncated to
+             uint8 (cd-fvd's loader); then x/255 (no mean/std) and direct bilinear 224×224;
+             VideoMAE-v2 ViT-g features; 1/N covariance; scipy ``sqrtm``, real part
+             (``sqrtm_real``). ``resample_to=2048`` is cd-fvd's ``n_fake`` rule (see below).
+cd-fvd-i3d   the same clips and loader on I3D (direct 224 bilinear of the uint8 clip, 2x/255 − 1).
 ============ ========================================================================================
+
+cd-fvd's ``n_fake=2048`` draws the generated set again and again (new random clips, new order)
+until it has 2048 clips, so a set of 500 videos counts most of them four times. That rule is
+off unless ``resample_to`` is set; the clip record then lists every draw.
 
 Random offsets come from a generator seeded by (seed, video key), so a clip does not depend on
 how videos are split across ranks or on which other videos are in the set.
@@ -46,7 +57,7 @@ ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)
 @dataclass(frozen=True)
 class ClipProtocol:
     name: str
-    backbone: str  # "i3d" | "r3dx101"
+    backbone: str  # "i3d" | "r3dx101" | "videomae_g"
     frames: int = 16
     stride: int = 1
     real_clips: str = "random"  # "random" | "first" | "center" | "chunks"
@@ -54,12 +65,15 @@ class ClipProtocol:
     max_videos: int | None = None  # take the first N videos (sorted keys) of each set
     clips_per_trial: int | None = None  # random subset of clips per trial (DIGAN 2048)
     trials: int = 1
-    resize: str = "direct_bilinear"  # "direct_bilinear" | "short_side_crop_bilinear" | "pil_bilinear"
+    resize: str = "direct_bilinear"  # "direct_bilinear" | "short_side_crop_bilinear" | "pil_bilinear" | "aa_crop_uint8_then_bilinear"
     size: int = 224
-    value_path: str = "x/255*2-1"  # "x/255*2-1" | "(x/255-0.5)*2" | "x-activitynet_mean"
+    value_path: str = "x/255*2-1"  # "x/255*2-1" | "(x/255-0.5)*2" | "x-activitynet_mean" | "x/255"
     unbiased: bool = True
     first_frames: int | None = None
     seed: int = 0
+    clip_resolution: int | None = None  # aa_crop_uint8_then_bilinear: the loader's square crop (cd-fvd 128 | 256)
+    resample_to: int | None = None  # cd-fvd's n_fake: draw the generated set until it gives this many clips
+    fd_method: str = ""  # pinned Fréchet method ("" : the run's --fd-method)
 
     @property
     def span(self) -> int:
@@ -82,9 +96,19 @@ PROTOCOLS: dict[str, ClipProtocol] = {
         "g3an", "r3dx101", real_clips="center", fake_clips="center", resize="pil_bilinear", size=112,
         value_path="x-activitynet_mean",
     ),
+    "cd-fvd": ClipProtocol(
+        "cd-fvd", "videomae_g", real_clips="random", fake_clips="random", resize="aa_crop_uint8_then_bilinear",
+        clip_resolution=256, value_path="x/255", unbiased=False, fd_method="sqrtm_real",
+    ),
+    "cd-fvd-i3d": ClipProtocol(
+        "cd-fvd-i3d", "i3d", real_clips="random", fake_clips="random", resize="aa_crop_uint8_then_bilinear",
+        clip_resolution=256, unbiased=False, fd_method="sqrtm_real",
+    ),
 }
 FVD_PROTOCOLS = tuple(k for k, p in PROTOCOLS.items() if p.backbone == "i3d")
 FID_PROTOCOLS = tuple(k for k, p in PROTOCOLS.items() if p.backbone == "r3dx101")
+VIDEOMAE_PROTOCOLS = tuple(k for k, p in PROTOCOLS.items() if p.backbone == "videomae_g")
+CLIP_RESOLUTIONS = (128, 256)
 
 
 def get_protocol(name: str, **overrides) -> ClipProtocol:
@@ -98,6 +122,12 @@ def get_protocol(name: str, **overrides) -> ClipProtocol:
     p = dataclasses.replace(PROTOCOLS[name], **changes)
     if p.frames < 1 or p.stride < 1 or p.trials < 1:
         raise BadInput(f"protocol {p.name}: frames, stride and trials must be >= 1")
+    if p.clip_resolution is not None and p.resize != "aa_crop_uint8_then_bilinear":
+        raise BadInput(f"protocol {p.name}: a clip resolution applies only to the cd-fvd loader (protocols {', '.join(k for k, q in PROTOCOLS.items() if q.clip_resolution)})")
+    if p.resize == "aa_crop_uint8_then_bilinear" and p.clip_resolution not in CLIP_RESOLUTIONS:
+        raise BadInput(f"protocol {p.name}: clip resolution {p.clip_resolution}", f"choose one of: {', '.join(map(str, CLIP_RESOLUTIONS))} (cd-fvd's published statistics)")
+    if p.resample_to is not None and p.resample_to < 2:
+        raise BadInput(f"protocol {p.name}: resample_to must be >= 2, got {p.resample_to}")
     return p
 
 
@@ -151,12 +181,15 @@ def plan_clips(videos: dict[str, Path], protocol: ClipProtocol, role: str, lengt
     chosen = select_videos(videos, protocol)
     clips: list[Clip] = []
     short: list[str] = []
+    known: dict[str, int] = {}
     for key, path in chosen.items():
-        n = lengths[key] if lengths and key in lengths else video.probe(path).frames
+        n = known[key] = lengths[key] if lengths and key in lengths else video.probe(path).frames
         starts = clip_starts(key, n, mode, protocol)
         if not starts:
             short.append(f"{path} ({n} frames)")
         clips += [Clip(key, Path(path), s, protocol.frames, protocol.stride) for s in starts]
+    if role == "fake" and protocol.resample_to and not short:
+        clips = resample_clips(chosen, {c.key: c for c in clips}, known, mode, protocol)
     if short:
         need = protocol.span
         raise BadInput(
@@ -164,6 +197,29 @@ def plan_clips(videos: dict[str, Path], protocol: ClipProtocol, role: str, lengt
             "remove or regenerate them; every video must have at least as many frames as the clip",
         )
     return clips
+
+
+def resample_clips(chosen: dict[str, Path], first: dict[str, Clip], lengths: dict[str, int], mode: str, protocol: ClipProtocol) -> list[Clip]:
+    """cd-fvd's ``n_fake`` rule: passes over the set, each in a new seeded order with new clips, cut at ``resample_to``.
+
+    Pass 0 takes each video's usual clip; pass p > 0 draws its starts with the key ``<key>#p``.
+    """
+    keys = sorted(chosen)
+    target = protocol.resample_to
+    out: list[Clip] = []
+    for p in range(-(-target // len(keys))):
+        order = _video_rng(protocol.seed, f"resample pass {p}").permutation(len(keys))
+        for i in order:
+            key = keys[i]
+            if p == 0:
+                clip = first[key]
+            else:
+                start = clip_starts(f"{key}#{p}", lengths[key], mode, protocol)[0]
+                clip = Clip(key, Path(chosen[key]), start, protocol.frames, protocol.stride)
+            out.append(clip)
+            if len(out) == target:
+                return out
+    return out
 
 
 def write_clip_record(dest: str | os.PathLike, clips: Sequence[Clip], protocol: ClipProtocol, role: str) -> Path:
@@ -192,22 +248,47 @@ def _pil_resize(frames: torch.Tensor, size: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float()
 
 
+def short_side_size(h: int, w: int, size: int) -> tuple[int, int]:
+    """(H', W') with the shorter side ``size`` and the longer side rounded up."""
+    scale = size / min(h, w)
+    return (size, int(np.ceil(w * scale))) if h < w else (int(np.ceil(h * scale)), size)
+
+
+def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    return x[..., top : top + size, left : left + size]
+
+
+def cdfvd_loader_clip(frames: torch.Tensor, resolution: int) -> torch.Tensor:
+    """cd-fvd's video loader: uint8 ``[T, H, W, 3]`` → uint8 ``[T, R, R, 3]``.
+
+    x/255 in float32, shorter side → R (bilinear, antialias, align_corners=False, longer side
+    rounded up), centre crop, ×255 and truncation to uint8: a value that lands on 2.9999998
+    becomes 2, exactly as the loader's ``(video * 255).byte()``.
+    """
+    x = frames.permute(0, 3, 1, 2).float() / 255.0
+    x = F.interpolate(x, size=short_side_size(*x.shape[2:], resolution), mode="bilinear", align_corners=False, antialias=True)
+    x = centre_crop(x, resolution)
+    return (x * 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
 def preprocess_clip(frames: torch.Tensor, protocol: ClipProtocol) -> torch.Tensor:
     """uint8 ``[T, H, W, 3]`` → float ``[3, T, S, S]`` on the protocol's resize and value path."""
     size = protocol.size
+    if protocol.resize == "aa_crop_uint8_then_bilinear":
+        frames = cdfvd_loader_clip(frames, protocol.clip_resolution)
     if protocol.resize == "pil_bilinear":
         x = _pil_resize(frames, size)
     else:
         x = frames.permute(0, 3, 1, 2).float()  # [T, 3, H, W], 0..255
+        if protocol.value_path == "x/255":
+            x = x / 255.0  # cd-fvd's VideoMAE input scales before its resize
         h, w = x.shape[2:]
-        if protocol.resize == "direct_bilinear":
+        if protocol.resize in ("direct_bilinear", "aa_crop_uint8_then_bilinear"):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
         elif protocol.resize == "short_side_crop_bilinear":
-            scale = size / min(h, w)
-            target = (size, int(np.ceil(w * scale))) if h < w else (int(np.ceil(h * scale)), size)
-            x = F.interpolate(x, size=target, mode="bilinear", align_corners=False, antialias=False)
-            top, left = (x.shape[2] - size) // 2, (x.shape[3] - size) // 2
-            x = x[:, :, top : top + size, left : left + size]
+            x = F.interpolate(x, size=short_side_size(h, w, size), mode="bilinear", align_corners=False, antialias=False)
+            x = centre_crop(x, size)
         else:
             raise BadInput(f"unknown resize mode {protocol.resize!r}")
     if protocol.value_path == "x/255*2-1":
@@ -216,6 +297,8 @@ def preprocess_clip(frames: torch.Tensor, protocol: ClipProtocol) -> torch.Tenso
         x = (x / 255.0 - 0.5) * 2.0
     elif protocol.value_path == "x-activitynet_mean":
         x = x - torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1)
+    elif protocol.value_path == "x/255":
+        pass  # scaled before the resize
     else:
         raise BadInput(f"unknown value path {protocol.value_path!r}")
     return x.permute(1, 0, 2, 3).contiguous()

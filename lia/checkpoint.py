@@ -35,6 +35,7 @@ from lia.discriminator import Discriminator
 from lia.generator import Generator
 from vhq.errors import BadInput, OutputError
 from vhq.io.files import atomic_path
+from vhq.weights.convert import refused_global
 
 FORMAT = "vhq-lia"
 VERSION = 1
@@ -87,11 +88,11 @@ def read_file(path: str | os.PathLike, map_location: str | torch.device = "cpu")
         with torch.serialization.safe_globals(ALLOWED_GLOBALS):
             return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        if found is None:
+        code = refused_global(e)
+        if code is None:
             raise BadInput(f"{p}: not a readable PyTorch checkpoint (corrupt or not written by torch.save)") from None
         raise BadInput(
-            f"{p}: refused to load: unpickling it needs the Python object {found.group(1)}; "
+            f"{p}: refused: the file contains code (unpickling it needs the Python object {code}); "
             "only tensors, plain containers and argparse.Namespace are allowed",
             hint="load only checkpoints you trust, or re-save the weights as a plain dict of tensors",
         ) from None

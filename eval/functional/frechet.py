@@ -15,6 +15,8 @@ Two ways to get Tr (Σ₁Σ₂)^½:
 - ``"sqrtm"``: ``scipy.linalg.sqrtm(Σ₁Σ₂)`` as StyleGAN-V and G3AN compute it, for parity with
   their numbers. A non-finite result is retried with ε·I added to both covariances (ε = 1e-6),
   and an imaginary diagonal larger than 1e-3 is rejected (the pytorch-fid convention).
+- ``"sqrtm_real"``: ``scipy.linalg.sqrtm(Σ₁Σ₂)`` with no ε retry and the real part taken
+  whatever the imaginary part, as cd-fvd computes it (``fvd_videomae``).
 
 Covariance normalisation is explicit: ``unbiased=True`` divides by N−1 (``numpy.cov``; DIGAN,
 TATS, G3AN), ``False`` by N (StyleGAN-V).
@@ -29,7 +31,7 @@ import numpy as np
 from eval.functional._checks import as_2d_float64 as _as_2d
 from vhq.errors import BadInput
 
-FD_METHODS = ("eigen", "sqrtm")
+FD_METHODS = ("eigen", "sqrtm", "sqrtm_real")
 SQRTM_EPS = 1e-6
 SQRTM_IMAG_TOL = 1e-3
 
@@ -100,6 +102,14 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, method: str = "ei
         return float(np.sqrt(np.clip(lam, 0, None)).sum())
     if method == "sqrtm":
         return _trace_sqrtm(sigma1, sigma2)
+    if method == "sqrtm_real":
+        import warnings
+
+        import scipy.linalg
+
+        with warnings.catch_warnings():  # singular products are expected when N <= d; rows carry that warning
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            return float(np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2)).real)
     raise BadInput(f"unknown Fréchet method {method!r}", f"choose one of: {', '.join(FD_METHODS)}")
 
 

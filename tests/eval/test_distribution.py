@@ -350,3 +350,164 @@ def test_two_gloo_ranks_give_the_single_process_result(tmp_path, i3d_weights, _i
     for a, b in zip(single, ranked):
         assert a["metric"] == b["metric"] and (a["clips_real"], a["clips_pred"]) == (b["clips_real"], b["clips_pred"])
         assert b["value"] == pytest.approx(a["value"], rel=1e-5, abs=1e-9)
+
+
+# ---------------------------------------------------------------- cd-fvd protocol (fvd_videomae)
+
+
+def _columns(pattern, height, repeat):
+    row = np.tile(np.array(pattern, np.uint8), repeat)
+    return torch.from_numpy(np.broadcast_to(row[None, :, None], (height, row.size, 3)).copy())[None].repeat(2, 1, 1, 1)
+
+
+def test_cd_fvd_loader_is_antialiased_and_truncates_to_uint8():
+    """Columns 0,0,255,255 halved: antialiased bilinear gives 63.75 / 191.25, truncated to 63 / 191.
+
+    Plain bilinear would give 0 / 255; rounding would give 64 / 191.
+    """
+    from eval.video_protocols import cdfvd_loader_clip
+
+    out = cdfvd_loader_clip(_columns([0, 0, 255, 255], 256, 64), 128)
+    assert out.dtype == torch.uint8 and out.shape == (2, 128, 128, 3)
+    interior = out[:, 4:-4, 4:-4, 0]
+    assert set(interior.unique().tolist()) == {63, 191}
+    assert (interior[:, :, 0::2] == interior[0, 0, 0]).all()
+
+
+def test_cd_fvd_loader_scales_the_short_side_and_crops_the_centre():
+    from eval.video_protocols import cdfvd_loader_clip
+
+    thirds = _columns([0] * 100 + [255] * 100 + [0] * 100, 100, 1)  # 100 × 300: shorter side is the height
+    out = cdfvd_loader_clip(thirds, 128)  # → 128 × 384, centre 128 columns = the middle third
+    assert out.shape == (2, 128, 128, 3)
+    assert (out[:, :, 2:-2] == 255).all()
+    tall = cdfvd_loader_clip(thirds.transpose(1, 2), 128)
+    assert (tall[:, 2:-2, :] == 255).all()
+
+
+@pytest.mark.parametrize("name, white, black", [("cd-fvd", 1.0, 0.0), ("cd-fvd-i3d", 1.0, -1.0)])
+def test_cd_fvd_values_have_no_mean_std_normalisation(name, white, black):
+    p = get_protocol(name)
+    assert (p.real_clips, p.fake_clips, p.frames, p.unbiased, p.fd_method) == ("random", "random", 16, False, "sqrtm_real")
+    for level, expected in ((255, white), (0, black)):
+        x = preprocess_clip(torch.full((16, 48, 64, 3), level, dtype=torch.uint8), p)
+        assert x.shape == (3, 16, 224, 224)
+        torch.testing.assert_close(x, torch.full_like(x, expected), rtol=0, atol=1e-6)
+
+
+def test_cd_fvd_resizes_to_224_with_plain_bilinear_after_the_loader():
+    from eval.video_protocols import cdfvd_loader_clip
+
+    frames = _columns([0, 0, 255, 255], 256, 64)  # already 256: the loader keeps it
+    p = get_protocol("cd-fvd", clip_resolution=256)
+    assert torch.equal(cdfvd_loader_clip(frames, 256), frames)
+    x = preprocess_clip(frames, p)
+    plain = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2).float() / 255, size=(224, 224), mode="bilinear", align_corners=False)
+    antialiased = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2).float() / 255, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
+    assert torch.equal(x, plain.permute(1, 0, 2, 3))
+    assert not torch.allclose(x, antialiased.permute(1, 0, 2, 3), atol=1e-3)
+
+
+@pytest.mark.parametrize("resolution", [128, 256])
+def test_cd_fvd_preprocessing_equals_cd_fvds_own_functions(resolution):
+    """Oracle: cd-fvd's loader ``preprocess`` + ``(·×255).byte()`` + ``preprocess_videomae`` / ``preprocess_i3d``."""
+    data_utils = pytest.importorskip("cdfvd.utils.data_utils")
+    from cdfvd.third_party.i3d.utils import preprocess_i3d
+    from cdfvd.third_party.VideoMAEv2.utils import preprocess_videomae
+
+    rng = np.random.default_rng(resolution)
+    frames = torch.from_numpy(rng.integers(0, 256, (16, 90, 150, 3), dtype=np.uint8))
+    loaded = data_utils.preprocess(frames, resolution)["video"]  # [3, T, R, R] in [0, 1]
+    clip = (loaded[None] * 255).permute(0, 2, 3, 4, 1).byte().numpy()  # fvd.py: rearrange(b c t h w -> b t h w c)
+    theirs_mae = preprocess_videomae(clip)[0]
+    theirs_i3d = preprocess_i3d(clip)[0]
+    ours_mae = preprocess_clip(frames, get_protocol("cd-fvd", clip_resolution=resolution))
+    ours_i3d = preprocess_clip(frames, get_protocol("cd-fvd-i3d", clip_resolution=resolution))
+    torch.testing.assert_close(ours_mae, theirs_mae, rtol=0, atol=1e-6)
+    torch.testing.assert_close(ours_i3d, theirs_i3d, rtol=0, atol=1e-5)
+
+
+def test_cd_fvd_protocol_options_are_checked():
+    with pytest.raises(BadInput, match="choose one of: 128, 256"):
+        get_protocol("cd-fvd", clip_resolution=200)
+    with pytest.raises(BadInput, match="only to the cd-fvd loader"):
+        get_protocol("stylegan-v", clip_resolution=128)
+    with pytest.raises(BadInput, match="resample_to must be >= 2"):
+        get_protocol("cd-fvd", resample_to=1)
+
+
+def test_resample_rule_draws_the_generated_set_again_until_it_has_n_clips():
+    lengths = {f"v{i}": 60 for i in range(4)}
+    paths = {k: f"/data/{k}.mp4" for k in lengths}
+    plain = plan_clips(paths, get_protocol("cd-fvd"), "fake", lengths)
+    assert len(plain) == 4
+    p = get_protocol("cd-fvd", resample_to=10)
+    clips = plan_clips(paths, p, "fake", lengths)
+    assert len(clips) == 10 and clips == plan_clips(paths, p, "fake", lengths)
+    counts = {k: sum(c.key == k for c in clips) for k in lengths}
+    assert sorted(counts.values()) == [2, 2, 3, 3]
+    assert {(c.key, c.start) for c in plain} <= {(c.key, c.start) for c in clips}  # pass 0 = the usual clips
+    assert len({(c.key, c.start) for c in clips}) > 6  # later passes draw new clips
+    assert len(plan_clips(paths, p, "real", lengths)) == 4  # the real set is never resampled
+    subset = plan_clips(paths, get_protocol("cd-fvd", resample_to=3), "fake", lengths)
+    assert len({c.key for c in subset}) == 3  # a larger set: a seeded random subset
+
+
+def _peer_stats_pickle(path, feats):
+    """A statistics file as cd-fvd's ``FeatureStats.save`` writes it (its class when installed)."""
+    try:
+        from cdfvd.utils.metric_utils import FeatureStats
+    except ImportError:
+        distribution.write_real_stats(path, distribution.frechet.SufficientStats.of(feats))
+        return path
+    stats = FeatureStats(capture_mean_cov=True)
+    stats.append(feats)
+    stats.save(str(path))
+    return path
+
+
+def test_published_statistics_import_round_trip(tmp_path):
+    feats = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+    imported = distribution.read_real_stats(_peer_stats_pickle(tmp_path / "videomae_ffs_full_res256_len16_skip1_seed0.pkl", feats))
+    ref = distribution.frechet.SufficientStats.of(feats.astype(np.float64))
+    assert imported.stats.count == 20
+    np.testing.assert_allclose(imported.stats.total, ref.total, rtol=1e-12)
+    np.testing.assert_allclose(imported.stats.outer, ref.outer, rtol=1e-12)
+    assert imported.sha256 == files.sha256_file(tmp_path / "videomae_ffs_full_res256_len16_skip1_seed0.pkl")
+    ours = distribution.write_real_stats(tmp_path / "ours.pkl", ref)
+    assert distribution.read_real_stats(ours).stats.count == 20
+
+
+class _Exploit:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def test_statistics_import_refuses_code_and_malformed_files(tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "evil.pkl"
+    bad.write_bytes(pickle.dumps({"raw_mean": np.zeros(3), "raw_cov": np.zeros((3, 3)), "num_items": 5, "x": _Exploit()}))
+    with pytest.raises(BadInput, match=r"evil.pkl: not a statistics pickle.*refuses to build (posix|os)\.system"):
+        distribution.read_real_stats(bad)
+    assert not (tmp_path / "pwned").exists()
+    for name, obj, message in [
+        ("list.pkl", [np.zeros(3)], "expected a dict"),
+        ("objects.pkl", {"raw_mean": np.array([1, "a"], dtype=object)}, "refuses to build|expected a dict"),
+        ("missing.pkl", {"raw_mean": np.zeros(3), "num_items": 4}, "lack raw_cov"),
+        ("shapes.pkl", {"raw_mean": np.zeros(3), "raw_cov": np.zeros((2, 2)), "num_items": 4}, "inconsistent"),
+    ]:
+        (tmp_path / name).write_bytes(pickle.dumps(obj))
+        with pytest.raises(BadInput, match=message):
+            distribution.read_real_stats(tmp_path / name)
+    with pytest.raises(BadInput, match="does not exist"):
+        distribution.read_real_stats(tmp_path / "absent.pkl")
+
+
+def test_clip_resolution_without_a_cd_fvd_metric_is_refused(tmp_path):
+    pred, real = _make_set(tmp_path / "pred", 2, 1), _make_set(tmp_path / "real", 2, 2)
+    with pytest.raises(BadInput, match="--clip-resolution 128: no requested metric uses the cd-fvd loader"):
+        evaluate_distribution(pred, real, ["fvd_i3d"], clip_resolution=128)

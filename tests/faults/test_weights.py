@@ -39,7 +39,27 @@ def import_wrong_hash(root: Path):
     return ["weights", "import", "vgg19", root / "vgg.pth"]
 
 
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def evil_pickle(root: Path):
+    import torch
+
+    torch.save({"w": _Evil()}, root / "evil.pt")
+    return ["weights", "import", "i3d_torchscript", root / "evil.pt", "--no-verify"]
+
+
+def garbage_file(root: Path):
+    (root / "junk.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    return ["weights", "import", "i3d_torchscript", root / "junk.pt", "--no-verify"]
+
+
 CASES = [
+    Fault("import-a-pickle-with-code", evil_pickle, 1, r"^error: .*evil\.pt: refused: the file contains code \(unpickling it would call (posix|os)\.system\)",
+          unchanged=("evil.pt",), absent=("pwned.txt", "$VHQ_CACHE/weights/i3d*.pt")),
+    Fault("import-a-corrupt-file", garbage_file, 1, r"^error: .*junk\.pt: (not a readable PyTorch weight file|neither)", absent=("$VHQ_CACHE/weights/i3d*.pt",)),
     Fault("import-a-file-inside-the-cache-copies-it", import_from_inside_cache, 0, "",
           unchanged=("$VHQ_CACHE/weights/my-download.pt",)),
     Fault("import-another-entrys-cached-file", import_another_entrys_file, 1, r"^error: .*20180402-114759-vggface2\.pt: is the cached file of 'facenet_vggface2'",

@@ -75,30 +75,66 @@ def pairs(
     echo(f"wrote {out}: {meta['test_clips']} pairs, {meta['test_persons']} source persons, {meta['driving_clips']} distinct driving clips; sha256 {meta['sha256']}")
 
 
-@app.command("download")
+download_app = typer.Typer(help="Download the manifest's YouTube videos; `export-status` shares what a run found.")
+app.add_typer(download_app, name="download")
+
+
+@download_app.callback(invoke_without_command=True)
 def download(
-    manifest: Annotated[Path, typer.Option("--manifest", "-m", help="vhq manifest CSV (see `vhq manifest import-fomm`).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the videos and download_status.csv.")],
-    min_height: Annotated[int, typer.Option(help="Skip videos whose best video stream is smaller than this height.")] = DownloadOptions.min_height,
+    ctx: typer.Context,
+    manifest: Annotated[Optional[Path], typer.Option("--manifest", "-m", help="vhq manifest CSV (see `vhq manifest import-fomm`).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the videos and download_status.csv.")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Print videos, hours of sections and the estimated size at 1080p for this manifest/shard; download nothing.")] = False,
+    min_height: Annotated[int, typer.Option(help="Skip videos whose best video stream is smaller than this height (AI-upscaled formats never count).")] = DownloadOptions.min_height,
     prefer_best: Annotated[bool, typer.Option("--prefer-best", help="Download the largest stream instead of the smallest one >= --min-height.")] = DownloadOptions.prefer_best,
     full: Annotated[bool, typer.Option("--full", help="Download whole videos instead of the padded time ranges the manifest needs.")] = DownloadOptions.full,
-    pad: Annotated[float, typer.Option(help="Seconds of padding around each clip's time range.")] = DownloadOptions.pad,
-    crf: Annotated[int, typer.Option(help="libx264 CRF of the re-encoded sections (they start exactly on a frame; --full keeps the original stream).")] = DownloadOptions.crf,
+    pad: Annotated[float, typer.Option(help="Seconds of padding around each clip's time range (>= 0).")] = DownloadOptions.pad,
+    crf: Annotated[int, typer.Option(help="Sections are re-encoded to start on a frame: 0 = lossless H.264 (crop's encode is then the only lossy one); 1-51 = libx264 CRF, smaller files. --full keeps the original stream.")] = DownloadOptions.crf,
     workers: Annotated[int, typer.Option(help="Videos downloaded at once.")] = DownloadOptions.workers,
     shard: Annotated[Optional[str], typer.Option(help="Only this shard's videos: K/N (1-based), e.g. 1/4 on the first of four machines.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many videos this run.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many videos this run (a canary run: --limit 20).")] = None,
     sleep: Annotated[float, typer.Option(help="Seconds each worker waits after a video (YouTube lets a guest fetch ~300 videos an hour).")] = DownloadOptions.sleep,
     sleep_requests: Annotated[float, typer.Option(help="Seconds between yt-dlp's extraction requests.")] = DownloadOptions.sleep_requests,
     backoff: Annotated[float, typer.Option(help="First pause of all workers after a rate limit, in seconds; doubles while rate limits continue.")] = DownloadOptions.backoff,
     attempts: Annotated[int, typer.Option(help="Tries per video while it is rate-limited.")] = DownloadOptions.attempts,
-    cookies: Annotated[Optional[Path], typer.Option(help="Netscape cookies.txt for yt-dlp (age-restricted videos, bot checks).")] = DownloadOptions.cookies,
-    proxy: Annotated[Optional[str], typer.Option(help="Proxy URL for yt-dlp and its ffmpeg.")] = DownloadOptions.proxy,
+    max_bot_checks: Annotated[int, typer.Option(help="Stop (exit 1) after bot checks on this many different videos in a row.")] = DownloadOptions.max_bot_checks,
+    cookies: Annotated[Optional[Path], typer.Option(help="Netscape cookies.txt for yt-dlp (age-restricted videos, bot checks); each worker uses its own copy.")] = DownloadOptions.cookies,
+    proxy: Annotated[Optional[str], typer.Option(help="HTTP(S) proxy URL for yt-dlp and its ffmpeg (SOCKS only with --full).")] = DownloadOptions.proxy,
+    extractor_args: Annotated[Optional[list[str]], typer.Option(help="yt-dlp --extractor-args, e.g. 'youtube:player_client=mweb' (repeatable).")] = None,
+    ytdlp_opt: Annotated[Optional[list[str]], typer.Option(help="A YoutubeDL option as KEY=JSON, e.g. 'source_address=\"0.0.0.0\"' (repeatable).")] = None,
     url_template: Annotated[str, typer.Option(help="Video URL with {video_id}.")] = DownloadOptions.url_template,
-    retry_status: Annotated[Optional[list[str]], typer.Option(help="Also retry videos with this final status (repeatable), e.g. age-restricted after adding --cookies.")] = None,
+    recheck: Annotated[Optional[list[str]], typer.Option("--recheck", "--retry-status", help="Probe again the videos with this final status (repeatable), e.g. age-restricted after adding --cookies.")] = None,
+    skip_known: Annotated[Optional[Path], typer.Option(help="An `export-status` table: videos it found gone (or too small) are recorded, not probed.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show yt-dlp's log.")] = DownloadOptions.verbose,
 ) -> None:
     """Download the manifest's YouTube videos at >= --min-height (resumable; see download_status.csv)."""
-    from vhq.dataset.download import stage
+    if ctx.invoked_subcommand is not None:
+        return
     from vhq.errors import BadInput
+
+    if manifest is None:
+        raise BadInput("vhq download needs --manifest", "e.g. vhq download --manifest manifests/voxceleb.csv --out videos")
+    if plan:
+        from vhq.dataset.download.plan import FETCH_MBITS, LOSSLESS_MBITS, estimate
+        from vhq.parallel import Shard
+
+        m = M.load(manifest)
+        by_video = m.by_video()
+        sh = Shard.parse(shard)
+        ids = sh.select(sorted(by_video), key=str)[:limit]
+        e = estimate({v: by_video[v] for v in ids}, pad, lossless=crf == 0)
+        written = f"lossless intermediate at {LOSSLESS_MBITS:g} Mbit/s" if crf == 0 else f"CRF {crf} at about the source rate"
+        def size(gb: float) -> str:
+            return f"{gb:,.1f} GB" if gb >= 1 else f"{gb * 1000:.0f} MB"
+
+        echo(f"{manifest}{f' shard {sh}' if sh.count > 1 else ''}: {e.videos} videos, {e.clips} clips, {e.sections} sections "
+             f"(padded by {pad:g} s), {e.hours:,.2f} hours of video")
+        echo(f"at 1080p: about {size(e.fetched_gb)} fetched (YouTube H.264 at {FETCH_MBITS:g} Mbit/s), "
+             f"{size(e.written_gb)} written ({written}); assumed rates, not measured")
+        return
+    if out is None:
+        raise BadInput("vhq download needs --out", "the folder for the videos and download_status.csv")
+    from vhq.dataset.download import stage
 
     if "{video_id}" not in url_template and "{id}" not in url_template:
         raise BadInput(f"--url-template {url_template!r} has no {{video_id}}")
@@ -109,14 +145,32 @@ def download(
     opts = DownloadOptions(
         out=out, min_height=min_height, prefer_best=prefer_best, full=full, pad=pad, crf=crf,
         workers=workers, sleep=sleep, sleep_requests=sleep_requests, backoff=backoff, attempts=attempts,
-        cookies=str(cookies) if cookies else None, proxy=proxy, url_template=url_template, retry_status=tuple(retry_status or ()),
+        cookies=str(cookies) if cookies else None, proxy=proxy, url_template=url_template, retry_status=tuple(recheck or ()),
+        extractor_args=tuple(extractor_args or ()), ytdlp_opts=tuple(ytdlp_opt or ()), max_bot_checks=max_bot_checks,
+        skip_known=skip_known, verbose=verbose,
     )
+    stage.check_options(opts)
     summary = _run_stage(stage, manifest, opts, shard, limit)
     done = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items())) or "nothing to do"
-    echo(f"{done}; {summary.skipped} skipped (final in an earlier run); table {summary.table}")
+    known = f", {summary.known} known from {skip_known.name}" if summary.known else ""
+    echo(f"{done}; {summary.skipped} skipped (final in an earlier run){known}; table {summary.table}")
+    if summary.stopped is not None:
+        raise summary.stopped
     if summary.retryable:
         echo(f"{len(summary.retryable)} video(s) can be retried: re-run the same command")
         raise typer.Exit(1)
+
+
+@download_app.command("export-status")
+def export_status(
+    videos: Annotated[Path, typer.Option("--videos", help="The `vhq download --out` folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write: video_id, status, max_height, upscaled, checked, vhq and yt-dlp versions.")],
+) -> None:
+    """Write a shareable availability table (final statuses only, no local paths) for `--skip-known`."""
+    from vhq.dataset.download.export import export
+
+    path, counts = export(videos, out)
+    echo(f"wrote {path}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no final rows"))
 
 
 @app.command("crop")

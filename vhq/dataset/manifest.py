@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -147,8 +148,8 @@ def _fps(path, line: int, value: str) -> float:
         fps = float(str(value).strip())
     except (TypeError, ValueError):
         raise _bad(path, line, f"fps {value!r} is not a number") from None
-    if not fps > 0:
-        raise _bad(path, line, f"fps {value!r} must be positive")
+    if not 0 < fps < math.inf:
+        raise _bad(path, line, f"fps {value!r} must be a positive finite number")
     return fps
 
 

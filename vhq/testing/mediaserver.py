@@ -86,7 +86,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             status = 206
         length = end - start + 1
-        limit = self.server.truncate_after.get(url_path)
+        limit = self.server.truncate_after.get(url_path, (None, 0))[0]
         self.send_response(status)
         self.send_header("Content-Type", CONTENT_TYPES.get(p.suffix.lower(), "application/octet-stream"))
         self.send_header("Accept-Ranges", "bytes")
@@ -110,7 +110,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 remaining -= len(chunk)
         if limit is not None and length > max(0, limit - start):
             # Simulate a dropped connection: the client sees fewer bytes than announced.
-            self.server.truncate_after.pop(url_path, None)
+            nbytes, times = self.server.truncate_after.get(url_path, (None, 0))
+            if times <= 1:
+                self.server.truncate_after.pop(url_path, None)
+            else:
+                self.server.truncate_after[url_path] = (nbytes, times - 1)
             self.close_connection = True
 
 
@@ -126,7 +130,7 @@ class _Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
     root: Path
     failures: dict[str, int]
-    truncate_after: dict[str, int]
+    truncate_after: dict[str, tuple[int, int]]
     requests: list[tuple[str, str | None]]
 
 
@@ -180,9 +184,9 @@ class MediaServer:
     def clear_failures(self) -> None:
         self._server.failures.clear()
 
-    def drop_connection_after(self, path: str, nbytes: int) -> None:
-        """The next response for ``path`` stops after byte ``nbytes`` of the file (an interrupted download)."""
-        self._server.truncate_after["/" + path.lstrip("/")] = nbytes
+    def drop_connection_after(self, path: str, nbytes: int, times: int = 1) -> None:
+        """The next ``times`` responses for ``path`` stop after byte ``nbytes`` of the file (an interrupted download)."""
+        self._server.truncate_after["/" + path.lstrip("/")] = (nbytes, times)
 
     @property
     def requests(self) -> list[tuple[str, str | None]]:

@@ -104,3 +104,48 @@ def write_random_vgg19(path: Path) -> Path:
     torch.manual_seed(0)
     torch.save(torchvision.models.vgg19(weights=None).state_dict(), path)
     return path
+
+
+VIDEOMAE_FULL = {"dim": 1408, "qkv": 4224, "hidden": 6144}
+
+
+def videomae_shapes(depth: int | None = None, dim: int = 1408, hidden: int | None = None) -> dict[str, list[int]]:
+    """The ``vit_g_hybrid_pt_1200e_ssv2_ft.pth`` manifest, or the same key pattern shrunk (first ``depth`` blocks, width ``dim``).
+
+    The shrunk shapes are derived from the published manifest by substituting sizes, not from
+    our module, so they check the module's key pattern rather than repeat it.
+    """
+    full = manifest("videomae_v2_g_ssv2")
+    if depth is None and dim == VIDEOMAE_FULL["dim"]:
+        return full
+    hidden = hidden or int(dim * 48 / 11)
+    size = {VIDEOMAE_FULL["dim"]: dim, VIDEOMAE_FULL["qkv"]: 3 * dim, VIDEOMAE_FULL["hidden"]: hidden}
+    out = {}
+    for key, shape in full.items():
+        if key.startswith("blocks.") and depth is not None and int(key.split(".")[1]) >= depth:
+            continue
+        out[key] = [size.get(s, s) if i < 2 else s for i, s in enumerate(shape)]
+    return out
+
+
+def write_videomae_checkpoint(path: Path, depth: int | None = 2, dim: int = 64, wrapper: str | None = None, seed: int = 0) -> Path:
+    """A VideoMAE-v2 ViT file as published: an fp16 state dict, bare or under ``model``/``module``.
+
+    Linear and conv weights are scaled by 1/√fan_in so a random network keeps finite, varied features.
+    """
+    shapes = videomae_shapes(depth, dim)
+    g = torch.Generator().manual_seed(seed)
+    state = OrderedDict()
+    for key, shape in shapes.items():
+        if key.endswith(("norm1.weight", "norm2.weight")) or key == "fc_norm.weight":
+            t = 1 + 0.1 * torch.randn(shape, generator=g)
+        elif len(shape) == 1:
+            t = 0.1 * torch.randn(shape, generator=g)
+        else:
+            fan_in = 1
+            for s in shape[1:]:
+                fan_in *= s
+            t = torch.randn(shape, generator=g) / fan_in**0.5
+        state[key] = t.half()
+    torch.save({wrapper: state} if wrapper else state, path)
+    return path

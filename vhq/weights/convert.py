@@ -7,6 +7,7 @@ not networks: mapping tensors onto a model's own keys is the model loader's job.
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -28,17 +29,32 @@ def is_torchscript_archive(path: Path) -> bool:
     return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
 
 
+def refused_global(error: Exception) -> str | None:
+    """The Python object a ``weights_only`` load refused to import (code in the file), if that was the failure."""
+    found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", str(error))
+    return found.group(1) if found else None
+
+
 def load_plain(path: Path):
     """``torch.load(weights_only=True)``; a TorchScript archive or an unreadable file is a BadInput."""
     # torch.load hands TorchScript archives to torch.jit.load even with weights_only=True.
     if is_torchscript_archive(path):
         raise BadInput(f"{path}: is a TorchScript archive, not a state dict", "convert it with: vhq weights import i3d_torchscript FILE")
+    import pickle
+
     import torch
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise BadInput(f"{path}: cannot be read as a PyTorch weight file ({e.__class__.__name__}: {e})") from None
+    except pickle.UnpicklingError as e:
+        code = refused_global(e)
+        if code is not None:
+            raise BadInput(f"{path}: refused: the file contains code (unpickling it would call {code}); weights are tensors only",
+                           "load only files you trust; re-save the weights as a plain dict of tensors") from None
+        raise BadInput(f"{path}: not a readable PyTorch weight file (corrupt or not written by torch.save)") from None
+    except Exception as e:  # noqa: BLE001 - any other unpickling failure means a bad file
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        raise BadInput(f"{path}: not a readable PyTorch weight file ({e.__class__.__name__}: {first})") from None
 
 
 def _scripted_bn_eps(module) -> float | None:

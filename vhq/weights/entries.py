@@ -119,6 +119,20 @@ register(WeightEntry(
     used_by="fid_r3dx101",
 ))
 register(WeightEntry(
+    name="videomae_v2_g_ssv2",
+    filename="vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+    description="VideoMAE-v2 ViT-g/14 (UnlabeledHybrid pre-train, SSv2 fine-tune), fp16; cd-fvd's backbone",
+    licence="MIT (OpenGVLab/VideoMAEv2 code); the model card says Apache-2.0, the model zoo asks for a request form",
+    urls=(
+        "https://huggingface.co/OpenGVLab/VideoMAE2/resolve/main/mae-g/vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+        "https://huggingface.co/OpenGVLab/InternVideoMAE_models/resolve/main/mae-g/vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+        "https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+    ),
+    sha256="5a210a92f035dff30c53b46157b612e7a1a5d3c99700e1b2d71da5c399ca7e70",
+    used_by="fvd_videomae",
+    extra={"size_approx": "2.02 GB (1,011,855,918 fp16 parameters; exact byte count not published)"},
+))
+register(WeightEntry(
     name="openface",
     filename="openface.pth",
     description="OpenFace nn4.small2.v1 (PyTorch port), the original AED network",

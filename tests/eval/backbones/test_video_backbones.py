@@ -12,7 +12,7 @@ import torch
 from eval.backbones import i3d as i3d_mod
 from eval.backbones.common import load_strict
 from eval.backbones.i3d import InceptionI3d, load_i3d, state_from_foreign
-from eval.backbones.resnext3d import load_resnext101, resnext101
+from eval.backbones.resnext3d import ResNeXt3D, load_resnext101, resnext101
 from vhq import weights
 from vhq.errors import BadInput, MissingWeights
 from vhq.testing.random_weights import manifest as _manifest
@@ -220,3 +220,46 @@ def test_fvd_calibration_zeros_vs_255_is_about_131():
         white = model(preprocess_clip(torch.full((15, 64, 64, 3), 255, dtype=torch.uint8), p)[None])
     fvd = frechet_distance_from_features(black.double().repeat(16, 1), white.double().repeat(16, 1))
     assert fvd == pytest.approx(131, rel=0.05)
+
+
+# ---------------------------------------------------------------- peer oracles (their code, our random weights)
+
+
+def _hara_resnext():
+    """Kensho Hara's original ``models/resnext.py``, vendored with its licence under tests/data/peers."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "data" / "peers" / "hara_resnext.py"
+    spec = importlib.util.spec_from_file_location("hara_resnext", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_resnext_equals_haras_original_resnext_on_the_same_weights():
+    """Oracle: 3D-ResNets-PyTorch's ResNeXt (shortcut B, cardinality 32), one block per stage, 16×64×64 clips."""
+    peer_mod = _hara_resnext()
+    peer = peer_mod.ResNeXt(peer_mod.ResNeXtBottleneck, [1, 1, 1, 1], sample_size=64, sample_duration=16)
+    ours = ResNeXt3D(layers=(1, 1, 1, 1), sample_size=64, sample_duration=16)
+    state = _random_state({k: list(v.shape) for k, v in peer.state_dict().items()}, seed=4)
+    peer.load_state_dict(state)
+    load_strict(ours, state, "random", "ResNeXt")
+    peer.fc = torch.nn.Identity()  # its forward then returns the flattened avgpool output: the FID feature
+    clips = torch.randn(2, 3, 16, 64, 64, generator=torch.Generator().manual_seed(0)) * 50
+    with torch.no_grad():
+        torch.testing.assert_close(ours(clips), peer.eval()(clips), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_i3d_equals_cd_fvds_i3d_on_the_same_file(tmp_path):
+    """Oracle: cd-fvd's ``pytorch_i3d.InceptionI3d`` loading the same i3d_pretrained_400-format file (16×224×224)."""
+    pytorch_i3d = pytest.importorskip("cdfvd.third_party.i3d.pytorch_i3d")
+    f = tmp_path / "i3d_pretrained_400.pt"
+    torch.save(_random_state(_manifest("i3d_pretrained_400.checkpoint"), seed=9), f)
+    peer = pytorch_i3d.InceptionI3d(400, in_channels=3)
+    peer.load_state_dict(torch.load(f, weights_only=True))
+    weights.import_file("i3d_pretrained_400", f, no_verify=True)
+    ours = load_i3d()
+    clips = torch.rand(1, 3, 16, 224, 224, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(ours(clips), peer.eval()(clips), rtol=1e-4, atol=1e-4)

@@ -47,7 +47,7 @@ def test_hand_computed_diagonal_case():
 
 
 @pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("method", ["eigen", "sqrtm"])
+@pytest.mark.parametrize("method", ["eigen", "sqrtm", "sqrtm_real"])
 def test_modes_agree_with_scipy_on_random_psd(seed, method):
     rng = np.random.default_rng(seed)
     d = 40
@@ -105,3 +105,31 @@ def test_bad_inputs_raise_clear_errors():
         trace_sqrt_product(np.eye(2), np.eye(2), "svd2")
     with pytest.raises(BadInput, match="dimension"):
         SufficientStats.empty(3).add(np.zeros((2, 4)))
+
+
+def test_sqrtm_real_equals_a_float64_scipy_reference_when_rank_deficient():
+    """cd-fvd's rule: real part of sqrtm(Σ₁Σ₂), no ε retry, even for N < d (biased covariance)."""
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((12, 30)), rng.standard_normal((9, 30)) * 1.5 + 0.2
+    mu1, s1 = x.mean(0), np.cov(x, rowvar=False, bias=True)
+    mu2, s2 = y.mean(0), np.cov(y, rowvar=False, bias=True)
+    ref = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2) - 2 * np.trace(scipy.linalg.sqrtm(s1 @ s2)).real)
+    ours = frechet_distance_from_features(x, y, unbiased=False, method="sqrtm_real")
+    assert ours == pytest.approx(ref, rel=1e-7)  # sqrtm of a singular product: rounding of Σ shows at ~1e-9
+
+
+def test_fd_equals_cd_fvds_own_computation():
+    """Oracle: cd-fvd's ``FeatureStats`` accumulation and ``compute_fvd_from_stats`` on the same features."""
+    fvd = pytest.importorskip("cdfvd.fvd")
+    from cdfvd.utils.metric_utils import FeatureStats
+
+    rng = np.random.default_rng(3)
+    real, fake = rng.standard_normal((80, 16)).astype(np.float32), (rng.standard_normal((60, 16)) * 1.3 + 0.1).astype(np.float32)
+    peer_real, peer_fake = FeatureStats(capture_mean_cov=True), FeatureStats(capture_mean_cov=True)
+    for part in np.array_split(real, 3):
+        peer_real.append(part)
+    peer_fake.append(fake)
+    evaluator = object.__new__(fvd.cdfvd)  # its FD needs no network
+    theirs = float(evaluator.compute_fvd_from_stats(peer_fake, peer_real))
+    ours = frechet_distance_from_stats(SufficientStats.of(real), SufficientStats.of(fake), unbiased=False, method="sqrtm_real")
+    assert ours == pytest.approx(theirs, rel=1e-9)

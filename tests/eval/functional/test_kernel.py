@@ -70,3 +70,28 @@ def test_bad_inputs():
         mmd2_unbiased(np.zeros((1, 3)), np.zeros((5, 3)))
     with pytest.raises(BadInput, match="unknown KVD mode"):
         kernel_distance(np.zeros((3, 3)), np.zeros((3, 3)), mode="bogus")
+
+
+def _kid_formula(x, y, subsets, subset_size, rng):
+    """The polynomial-kernel MMD estimator of Bińkowski et al. in the arrangement StyleGAN-V's KVD uses
+    (the KID code of StyleGAN2-ADA): per subset, a = k(x,x) + k(y,y), b = k(x,y),
+    t += (Σa − tr a)/(m−1) − 2Σb/m; result t / subsets / m. Written from the formula."""
+    n = x.shape[1]
+    m = min(x.shape[0], y.shape[0], subset_size)
+    t = 0.0
+    for _ in range(subsets):
+        xs = x[rng.choice(x.shape[0], m, replace=False)]
+        ys = y[rng.choice(y.shape[0], m, replace=False)]
+        a = (xs @ xs.T / n + 1) ** 3 + (ys @ ys.T / n + 1) ** 3
+        b = (xs @ ys.T / n + 1) ** 3
+        t += (a.sum() - np.diag(a).sum()) / (m - 1) - b.sum() * 2 / m
+    return t / subsets / m
+
+
+def test_subset_kvd_equals_the_kid_formula():
+    """Oracle: the published polynomial-MMD arrangement, on the same seeded subsets."""
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal((40, 8)), rng.standard_normal((30, 8)) * 1.2 + 0.1
+    theirs = _kid_formula(x, y, subsets=7, subset_size=20, rng=np.random.default_rng(5))
+    ours = kernel_distance(x, y, mode="subsets", subsets=7, subset_size=20, scale=1.0, seed=5)
+    assert ours == pytest.approx(theirs, rel=1e-10)

@@ -70,6 +70,8 @@ def test_fingerprint_is_the_clip_list():
     ("aaaaaaaaaa1,100,200,10-20-300-400,25,1280,720,train", "has 8 fields"),
     ("aaaaaaaaaa1,100,200,300-20-10-400,25,1280,720,train,idA", "box 300,20,10,400"),
     ("aaaaaaaaaa1,100,200,10-20-300-400,zero,1280,720,train,idA", "fps 'zero'"),
+    ("aaaaaaaaaa1,100,200,10-20-300-400,inf,1280,720,train,idA", "fps 'inf' must be a positive finite number"),
+    ("aaaaaaaaaa1,100,200,10-20-300-400,nan,1280,720,train,idA", "fps 'nan' must be a positive finite number"),
 ])
 def test_bad_row_names_its_line_and_writes_nothing(tmp_path, cli, row, what):
     src = fomm_file(tmp_path / "vox.csv", ROWS[:2] + [row] + ROWS[3:])

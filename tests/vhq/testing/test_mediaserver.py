@@ -32,6 +32,25 @@ def test_range_requests_and_failures(tmp_path):
 
 
 @pytest.mark.slow
+def _read_some(url):
+    import http.client
+
+    try:
+        return _get(url)[2]
+    except http.client.IncompleteRead as e:
+        return e.partial
+
+
+def test_dropped_connections_repeat_the_given_number_of_times(tmp_path):
+    data = bytes(range(256)) * 40
+    (tmp_path / "f.bin").write_bytes(data)
+    with MediaServer(tmp_path) as srv:
+        srv.drop_connection_after("f.bin", 1000, times=2)
+        assert _read_some(srv.url("f.bin")) == data[:1000]
+        assert _read_some(srv.url("f.bin")) == data[:1000]
+        assert _read_some(srv.url("f.bin")) == data  # the connection holds again
+
+
 def test_hls_ladder_is_seen_by_yt_dlp_with_its_resolutions(tmp_path):
     import yt_dlp
 

@@ -23,6 +23,7 @@ class PauseGate:
         self._until = 0.0
         self._pause_started = float("-inf")
         self._streak = 0
+        self._aborted = False
         self.pauses: list[float] = []  # every pause length started, in order
 
     def now(self) -> float:
@@ -46,17 +47,23 @@ class PauseGate:
         with self._cond:
             self._streak = 0
 
+    def abort(self) -> None:
+        """End every pause now and for good: the run is stopping."""
+        with self._cond:
+            self._aborted = True
+            self._cond.notify_all()
+
     def remaining(self) -> float:
         with self._cond:
             return max(0.0, self._until - self._clock())
 
     def wait(self) -> float:
-        """Block while the pool is paused; returns the seconds waited."""
+        """Block while the pool is paused (until ``abort``); returns the seconds waited."""
         waited = 0.0
         with self._cond:
             while True:
                 left = self._until - self._clock()
-                if left <= 0:
+                if left <= 0 or self._aborted:
                     return waited
                 t0 = self._clock()
                 self._cond.wait(timeout=left)

@@ -20,6 +20,7 @@ with "Sign in to confirm").
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,12 @@ from vhq.io import tables
 
 NAME = "download_status"
 STATUS_FILE = NAME + ".csv"
-FIELDS = ("video_id", "status", "reason", "height", "width", "fps", "format", "file", "sections", "yt_dlp_version", "updated")
+FIELDS = ("video_id", "status", "reason", "height", "width", "fps", "format", "file", "sections", "yt_dlp_version", "updated",
+          # what the probe saw: the best height that qualifies by kind (AI-upscaled formats never do), whether
+          # YouTube offered an upscaled variant, yt-dlp's warnings, the player clients it asked, the options passed
+          "max_height", "upscaled", "warnings", "clients", "ytdlp_options", "versions", "vhq_version",
+          # provenance: each file's sha256 and size (same order as ``file``), YouTube's lmt/clen of the format
+          "file_sha256", "file_bytes", "lmt", "clen")
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,55 @@ def sections(row: dict, out_dir: str | os.PathLike) -> list[Section]:
     return out
 
 
+def _check_table(path: Path) -> None:
+    """One clear error naming the file and line for a table a later stage cannot use."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                return
+            missing = [c for c in ("video_id", "status") if c not in header]
+            if missing:
+                raise BadInput(f"{path} line 1: not a download status table (no column {', '.join(missing)})", "delete it to start over")
+            col = {c: i for i, c in enumerate(header)}
+            for row in reader:
+                line = reader.line_num
+                if not any(row):
+                    continue
+                if len(row) != len(header):
+                    raise _bad_row(path, line, f"has {len(row)} fields, the header has {len(header)}")
+                status = row[col["status"]]
+                if status not in FINAL + RETRYABLE:
+                    raise _bad_row(path, line, f"status {status!r} is not a download status")
+                if "sections" in col:
+                    for span in filter(None, row[col["sections"]].split(";")):
+                        a, sep, b = span.partition("-")
+                        try:
+                            ok = sep and float(a) <= float(b)
+                        except ValueError:
+                            ok = False
+                        if not ok:
+                            raise _bad_row(path, line, f"section {span!r} is not START-END in seconds")
+                if status == OK and "file" in col and "sections" in col:
+                    n_files = len([x for x in row[col["file"]].split(";") if x])
+                    n_spans = len([x for x in row[col["sections"]].split(";") if x])
+                    if n_files != n_spans:
+                        raise _bad_row(path, line, f"lists {n_files} files but {n_spans} sections")
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise BadInput(f"{path}: unreadable status table ({e})", "delete it to start over") from None
+
+
+def _bad_row(path: Path, line: int, what: str) -> BadInput:
+    return BadInput(f"{path} line {line}: {what}", "fix or delete that row: `vhq download` probes that video again")
+
+
 def read(out_dir: str | os.PathLike) -> dict[str, dict]:
-    """Every status table in ``out_dir`` merged: video id → newest row."""
+    """Every status table in ``out_dir`` merged: video id → newest row (a malformed row raises ``BadInput`` naming its line)."""
+    folder = Path(out_dir)
+    if folder.is_dir():
+        for path in sorted(folder.glob(f"{NAME}*.csv")):
+            _check_table(path)
     return tables.read(out_dir, NAME, "video_id", FIELDS)
 
 
@@ -77,11 +130,19 @@ def open_table(out_dir: str | os.PathLike, shard, rows: dict[str, dict]) -> tabl
 
 OK = "ok"
 BELOW_MIN_HEIGHT = "below-min-height"
+BOT_CHECK = "bot-check"
+RATE_LIMITED = "rate-limited"
+# The probe decided "too small" while yt-dlp said it skipped formats (SABR, a missing PO token, an
+# unsolved JS challenge, only format 18): the answer of this session, not a fact about the video.
+DEGRADED_PROBE = "degraded-probe"
+# A section file shorter than the span asked for (a dropped connection): removed, never counted.
+SHORT_SECTION = "short-section"
 
 FINAL = ("ok", "below-min-height", "unavailable", "private", "age-restricted", "members-only", "geo-blocked")
-RETRYABLE = ("rate-limited", "bot-check", "forbidden", "js-runtime", "no-formats", "network", "unexpected")
-# Statuses that mean "this IP is being throttled": the whole worker pool pauses before going on.
-PAUSING = ("rate-limited", "bot-check")
+RETRYABLE = ("rate-limited", "bot-check", "degraded-probe", "short-section", "forbidden", "js-runtime", "no-formats", "network", "unexpected")
+# "This IP is being throttled": the whole worker pool pauses before going on. A bot check does not
+# pause (waiting does not lift it); bot checks in a row end the run instead.
+PAUSING = ("rate-limited",)
 
 ERROR_TABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rate-limited", (
@@ -92,6 +153,8 @@ ERROR_TABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
         "too many requests",
     )),
     ("bot-check", (
+        "requiring a captcha",
+        "your ip is likely being blocked",
         "confirm you're not a bot",
         "confirm you’re not a bot",
         "confirm you are not a bot",

@@ -184,7 +184,7 @@ def test_sigkill_mid_download_resumes_to_the_same_files(tmp_path, cli):
         assert partial.stat().st_size == size
         assert "killvideo01" not in rows(out) and not (out / "killvideo01").exists()
 
-        code, stdout, err = cli(*args(srv, tmp_path / "m.csv", out, "--min-height", "720", "--pad", "0.5"))
+        code, _, err = cli(*args(srv, tmp_path / "m.csv", out, "--min-height", "720", "--pad", "0.5"))
     assert code == 0, err
     r = rows(out)["killvideo01"]
     assert r["status"] == "ok" and r["height"] == "720"

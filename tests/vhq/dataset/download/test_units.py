@@ -1,5 +1,8 @@
+import json
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +154,122 @@ def test_a_table_written_by_an_earlier_version_resumes(tmp_path):
     manifest = Manifest(None, [clip(0, 50, vid) for vid in ("v1", "v2", "v3", "v4")])
     todo, skipped = D.select(manifest, E.read(tmp_path), Shard(), None, (), tmp_path)
     assert todo == ["v3", "v4"] and skipped == 2
+
+
+# ---------------------------------------------------------------- the YouTube of 2026
+
+@pytest.mark.parametrize("message, status", [
+    ("ERROR: [youtube] abcdefghijk: Video unavailable. YouTube is requiring a captcha challenge before playback", "bot-check"),
+    ("ERROR: [youtube] abcdefghijk: All player responses are invalid. Your IP is likely being blocked by Youtube", "bot-check"),
+])
+def test_captcha_and_blocked_ip_are_bot_checks_not_gone(message, status):
+    assert E.classify(message) == status and E.is_retryable(status)
+
+
+def test_upscaled_formats_never_qualify():
+    sr = {**fmt("137-sr", 1080), "format_note": "1080p, AI-upscaled"}
+    note_only = {**fmt("399", 1080, vcodec="av01"), "format_note": "1080p, AI-upscaled"}
+    info = {"formats": [fmt("134", 360), sr, note_only]}
+    chosen, best = P.choose_format(info, 1080)
+    assert chosen is None and best["format_id"] == "134"
+    assert [f["format_id"] for f in P.video_formats(info, upscaled=True)] == ["137-sr", "399"]
+    assert P.choose_format(info, 360)[0]["format_id"] == "134"
+
+
+def test_only_format_18_is_a_degraded_probe():
+    assert P.only_format_18({"formats": [fmt("18", 360, acodec="mp4a"), fmt("a", None, vcodec="none")]})
+    assert not P.only_format_18({"formats": [fmt("18", 360, acodec="mp4a"), fmt("134", 360)]})
+
+
+@pytest.mark.parametrize("span, duration, end, short", [
+    ((2.0, 6.0), 60.0, 6.0, False),
+    ((2.0, 6.0), 60.0, 5.96, False),   # within a frame and a half
+    ((2.0, 6.0), 60.0, 5.2, True),     # a dropped connection
+    ((50.0, 60.0), 60.0, 59.6, False), # the last second: YouTube's duration is rounded
+    ((50.0, 60.0), 60.0, 58.0, True),
+    ((50.0, 70.0), 60.0, 60.0, False), # the span was clamped to the video
+    (None, 60.0, 59.7, False),
+    (None, 60.0, 40.0, True),
+    (None, None, 1.0, False),
+])
+def test_short_section(span, duration, end, short):
+    assert (D.short_by(span, duration, span[0] if span else 0.0, end, 25.0) > 0) == short
+
+
+def test_yt_dlp_options(monkeypatch, tmp_path):
+    from vhq.dataset.download import ytdlp
+    from vhq.dataset.download.options import Options
+    from vhq.errors import BadInput
+
+    assert ytdlp.parse_extractor_args(["youtube:player_client=mweb,tv;po_token=mweb.gvs+X", "youtubetab:skip=webpage"]) == {
+        "youtube": {"player_client": ["mweb", "tv"], "po_token": ["mweb.gvs+X"]}, "youtubetab": {"skip": ["webpage"]}}
+    assert ytdlp.parse_ytdlp_opts(['source_address="0.0.0.0"', "sleep_interval=2"]) == {"source_address": "0.0.0.0", "sleep_interval": 2}
+    with pytest.raises(BadInput, match="vhq sets this option"):
+        ytdlp.parse_ytdlp_opts(['format="best"'])
+    opts = Options(out=tmp_path, ytdlp_opts=('source_address="0.0.0.0"',))
+    p = ytdlp.base_params(opts, ytdlp.Log())
+    assert p["source_address"] == "0.0.0.0"
+    assert p["js_runtimes"] == {"deno": {"path": ytdlp.deno_path()}}
+    # without the deno wheel the key is left out: yt-dlp then finds deno/node on PATH itself
+    monkeypatch.setattr(ytdlp, "deno_path", lambda: None)
+    assert "js_runtimes" not in ytdlp.base_params(opts, ytdlp.Log())
+
+
+def test_cache_is_under_vhq_cache(monkeypatch, tmp_path):
+    from vhq.dataset.download import ytdlp
+    from vhq.dataset.download.options import Options
+
+    monkeypatch.setenv("VHQ_CACHE", str(tmp_path / "cache"))
+    assert ytdlp.base_params(Options(out=tmp_path), ytdlp.Log())["cachedir"] == str(tmp_path / "cache" / "yt-dlp")
+
+
+def test_each_worker_has_its_own_cookie_file(tmp_path):
+    from vhq.dataset.download.options import Options
+
+    src = tmp_path / "cookies.txt"
+    src.write_text("# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t0\tPREF\tf6=40000000\n")
+    dl = D.Downloader(Options(out=tmp_path, cookies=str(src), workers=2), PauseGate(0))
+    sessions = []
+    threads = [threading.Thread(target=lambda: sessions.append(dl.session())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    paths = {s.ydl.params["cookiefile"] for s in sessions}
+    assert len(paths) == 2 and str(src) not in paths and all(Path(p).read_text() == src.read_text() for p in paths)
+    before = src.read_text()
+    dl.close()  # yt-dlp writes each jar back on close: into the copies, never the user's file
+    assert src.read_text() == before and not any(os.path.exists(p) for p in paths)
+
+
+def test_a_malformed_status_table_names_file_and_line(tmp_path):
+    from vhq.errors import BadInput
+
+    rows = [{"video_id": "a", "status": "ok", "file": "a/a.mp4", "sections": "0.000-4.000"}]
+    for bad, what in [
+        ({"video_id": "b", "status": "done"}, "line 3: status 'done' is not a download status"),
+        ({"video_id": "b", "status": "ok", "file": "b/1.mp4;b/2.mp4", "sections": "0-1"}, "line 3: lists 2 files but 1 sections"),
+        ({"video_id": "b", "status": "ok", "file": "b/1.mp4", "sections": "4-1"}, "line 3: section '4-1'"),
+    ]:
+        files.write_csv(tmp_path / "download_status.csv", rows + [bad], E.FIELDS)
+        with pytest.raises(BadInput, match=f"download_status.csv {what}"):
+            E.read(tmp_path)
+    (tmp_path / "download_status.csv").write_text("video_id,status\na,ok,extra\n")
+    with pytest.raises(BadInput, match="line 2: has 3 fields"):
+        E.read(tmp_path)
+
+
+def test_lease_of_another_host_goes_stale_when_not_refreshed(tmp_path):
+    from vhq.dataset.download.lease import Lease
+    from vhq.errors import BadInput
+
+    path = tmp_path / "download.lease"
+    files.write_json(path, {"host": "node-17", "pid": 4242, "start": "2026-12-01T00:00:00Z"})
+    with pytest.raises(BadInput, match="pid 4242 on node-17 since 2026-12-01T00:00:00Z"):
+        Lease(path, stale_after=600).acquire()
+    old = time.time() - 601
+    os.utime(path, (old, old))
+    lease = Lease(path, stale_after=600).acquire()
+    assert json.loads(path.read_text())["pid"] == os.getpid()
+    lease.release()
+    assert not path.exists()
