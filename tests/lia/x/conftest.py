@@ -46,3 +46,13 @@ def tiny_liax(tiny_liax_file):
     from lia.x.checkpoint import load_generator
 
     return load_generator(tiny_liax_file)
+
+
+@pytest.fixture(name="random_liax_state", scope="session")
+def random_liax_state_fixture():
+    return random_liax_state
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> dict:
+    return dict(TINY)

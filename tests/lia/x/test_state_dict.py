@@ -7,7 +7,6 @@ import torch
 
 from lia.x.checkpoint import infer_config, load_generator
 from lia.x.generator import LiaXGenerator, build_on_meta
-from tests.lia.x.conftest import TINY, random_liax_state
 from vhq.errors import BadInput
 
 
@@ -22,9 +21,9 @@ def test_full_size_on_meta_matches_the_released_manifest(liax_manifest):
     assert infer_config(state).as_dict() == {"size": 512, "scale": 2, "style_dim": 1024, "motion_dim": 40}
 
 
-def test_tiny_file_loads_strictly_with_every_tensor(tiny_liax_file, tiny_liax):
+def test_tiny_file_loads_strictly_with_every_tensor(tiny_liax_file, tiny_liax, tiny_config):
     saved = torch.load(tiny_liax_file, weights_only=True)
-    assert tiny_liax.config == TINY
+    assert tiny_liax.config == tiny_config
     loaded = tiny_liax.state_dict()
     assert loaded.keys() == saved.keys()
     assert all(torch.equal(loaded[k], saved[k]) for k in saved)
@@ -41,7 +40,7 @@ def test_blur_kernels_are_the_upstream_constants(tiny_liax):
     assert torch.equal(state["dec.conv_512_1.conv.blur.kernel"], 4 * k2)
 
 
-def test_wrong_files_are_one_line_errors(tmp_path, tiny_liax_file):
+def test_wrong_files_are_one_line_errors(tmp_path, random_liax_state):
     state = random_liax_state()
     del state["dec.flow2.bias"]
     bad = tmp_path / "missing.pt"
