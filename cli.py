@@ -1,7 +1,7 @@
 """The ``vhq`` command line: the root app mounts each area's ``app`` and maps errors.
 
 Known failures (``vhq.errors.VhqError``) print one ``error:`` line and a ``hint:`` line on stderr
-and exit 1; usage errors exit 2; ``VHQ_DEBUG=1`` shows the traceback instead.
+and exit 1; usage errors (``UsageError`` and the parser's own) exit 2; ``VHQ_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _report(e: VhqError) -> None:
     if e.hint:
         print(f"hint: {e.hint}", file=sys.stderr)
     print("(set VHQ_DEBUG=1 for the traceback)", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(e.exit_code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -86,7 +86,7 @@ def ours(work: Path, out: str) -> int:
     from eval.options import EvalOptions
     from eval.paired import evaluate
 
-    opts = EvalOptions(metrics=catalog.parse_metrics("l1,lpips,akd,aed"), batch_size=16)
+    opts = EvalOptions(metrics=catalog.parse_metrics("l1,lpips,akd,aed_facenet"), batch_size=16)
     res = evaluate(work / "pred", work / "gt", opts, progress=False)
     return res.pairset.frames
 

@@ -8,6 +8,8 @@ Paired protocols (``--protocol``):
 - ``lia`` (default): L1 and LPIPS video-weighted (LIA ``evaluation.py``: mean per video, then
   over videos); AKD, MKR and AED frame-weighted (pose-evaluation, which LIA uses for them).
 - ``fomm``: everything frame-weighted (FOMM/MRAA ``reconstruction.py`` + pose-evaluation).
+Both default sets take AED from OpenFace (``aed``, column ``aed_openface``: pose-evaluation's
+network, the one the published tables use); ``aed_facenet`` is the facenet-pytorch variant.
 Distribution metrics compare two unpaired sets: FVD, KVD and video FID are set-weighted, ACD and
 csim are means over the generated videos.
 
@@ -22,12 +24,13 @@ import importlib
 from dataclasses import dataclass
 from typing import Mapping
 
-from vhq.errors import BadInput
+from vhq.errors import BadInput, UsageError
 
 PROTOCOLS = ("lia", "fomm")
 DEFAULT_PROTOCOL = "lia"
 AED_CROPS = ("frame", "mtcnn")
 AED_DISTANCES = ("squared", "l2")
+MIN_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,14 @@ class Backbone:
     weights: tuple[str, ...]
     install: str = ""  # how to get the weights when `vhq weights fetch` cannot
     feature_dim: int = 0  # video backbones: size of the feature vector
+    min_size: int = 0  # smallest frame side the network accepts (0: any the metric allows)
 
 
-LPIPS_ALEX = Backbone("lpips_alex", "eval.backbones.lpips_alex:LpipsAlex.from_registry", ("alexnet", "lpips_alex_lin"))
-FAN2D = Backbone("fan2d", "eval.backbones.fan:FanLandmarker", ("fan2d", "s3fd"))
+LPIPS_ALEX = Backbone("lpips_alex", "eval.backbones.lpips_alex:LpipsAlex.from_registry", ("alexnet", "lpips_alex_lin"), min_size=31)  # AlexNet conv5
+FAN2D = Backbone("fan2d", "eval.backbones.fan:FanLandmarker", ("fan2d", "s3fd"), min_size=32)  # S3FD's deepest pyramid level
 DLIB68 = Backbone("dlib68", "eval.backbones.dlib68:Dlib68Landmarker", ("dlib68",), install="pip install 'vhq[landmarks]'")
 FACENET = Backbone("facenet", "eval.backbones.facenet:IdentityEmbedder", ("facenet_vggface2",))
+OPENFACE = Backbone("openface", "eval.backbones.openface:OpenFaceEmbedder", ("openface",))
 I3D = Backbone("i3d", "eval.backbones.i3d:load_i3d", ("i3d_pretrained_400",), feature_dim=400)
 R3DX101 = Backbone("r3dx101", "eval.backbones.resnext3d:load_resnext101", ("resnext101_kinetics",), feature_dim=2048)
 VIDEOMAE_G = Backbone("videomae_g", "eval.backbones.videomae:load_videomae", ("videomae_v2_g_ssv2",), feature_dim=1408)
@@ -79,6 +84,11 @@ class Metric:
     def weights(self) -> tuple[str, ...]:
         return self.backbone.weights if self.backbone else ()
 
+    @property
+    def min_size(self) -> int:
+        """Smallest scored frame side (``--size`` or native) this metric runs on."""
+        return max(MIN_SIZE, self.backbone.min_size if self.backbone else 0)
+
     def weighting_under(self, protocol: str) -> str:
         return self.weighting if isinstance(self.weighting, str) else self.weighting[protocol]
 
@@ -100,7 +110,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("mkr", "mkr_face_fan2d", "paired", "landmarks", FAN2D, measure="mkr", default=True),
     Metric("akd_dlib68", "akd_dlib68", "paired", "landmarks", DLIB68, measure="akd"),
     Metric("mkr_dlib68", "mkr_face_dlib68", "paired", "landmarks", DLIB68, measure="mkr"),
-    Metric("aed", "aed_facenet", "paired", "identity", FACENET, measure="aed", default=True),
+    Metric("aed", "aed_openface", "paired", "identity", OPENFACE, measure="aed", default=True),
+    Metric("aed_facenet", "aed_facenet", "paired", "identity", FACENET, measure="aed"),
     Metric("fvd_i3d", "fvd_i3d", "distribution", "clips", I3D, measure="frechet", clips="fvd", weighting="set", default=True),
     Metric("kvd", "kvd", "distribution", "clips", I3D, measure="kernel", clips="fvd", weighting="set", default=True),
     Metric("fid_r3dx101", "fid_r3dx101", "distribution", "clips", R3DX101, measure="frechet", clips="fid", weighting="set", default=True),
@@ -133,20 +144,21 @@ def normalise(text: str | None) -> list[str]:
 def parse_metrics(text: str | None, kind: str | None = "paired", *, ordered: bool = True) -> list[Metric]:
     """``"l1,lpips,akd"`` → rows of ``kind`` (any kind for None); None or ``""``: the kind's defaults.
 
-    Repeats count once. Rows come in catalog order, or in the requested order with
+    A row is named by its name or its default CSV column (``aed`` or ``aed_openface``). Repeats count once. Rows come in catalog order, or in the requested order with
     ``ordered=False``. Unknown names and a list with no name are usage errors.
     """
     if not text:
         return [m for m in of_kind(kind) if m.default]
     requested = normalise(text)
     if not requested:
-        raise BadInput("--metrics is empty")
-    choices = {m.name: m for m in of_kind(kind)}
+        raise UsageError(f"--metrics {text!r} names no metric", f"choose from: {names(kind)}")
+    rows = of_kind(kind)
+    choices = {m.column: m for m in rows} | {m.name: m for m in rows}  # a row's default CSV column names it too
     unknown = [n for n in requested if n not in choices]
     if unknown:
-        raise BadInput(f"unknown metric(s): {', '.join(unknown)}", f"choose from: {names(kind)}")
-    picked = [choices[n] for n in dict.fromkeys(requested)]
-    return [m for m in choices.values() if m in picked] if ordered else picked
+        raise UsageError(f"unknown metric(s): {', '.join(unknown)}", f"choose from: {names(kind)}")
+    picked = list({choices[n].name: choices[n] for n in requested}.values())
+    return [m for m in rows if m in picked] if ordered else picked
 
 
 def by_column(column: str) -> Metric | None:

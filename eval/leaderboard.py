@@ -5,7 +5,8 @@ One table per test set (``testset_fingerprint``): a row per model, a column per 
 metric weights are not verified against their published hashes carries a † flag.
 
 95 % intervals are percentile bootstrap intervals over videos: the videos of the per-video CSV
-the row's ``details`` names (``per_video``, relative to the leaderboard's folder) are resampled
+the row's ``details`` names (``per_video``, relative to the leaderboard's folder; a file whose
+sha256 no longer matches ``per_video_sha256`` gives no interval, marked ‡) are resampled
 with replacement ``resamples`` times (seeded) and the metric is recomputed with the row's own
 weighting — video-weighted: the mean of the per-video values; frame-weighted: per-video values
 weighted by the frames they were computed on (``frames``, ``<metric>_frames``, or for MKR the
@@ -117,6 +118,7 @@ class Cell:
     interval: tuple[float, float] | None = None
     per_video: np.ndarray | None = None  # values, for the distribution plots
     std: float | None = None
+    no_interval: str = ""  # why the row's per-video file gave no interval (gone, or changed since)
 
     @property
     def unverified(self) -> bool:
@@ -155,15 +157,22 @@ def _details(row: dict) -> dict:
         return {}
 
 
-def _per_video_table(row: dict, board: Path, cache: dict) -> list[dict] | None:
-    rel = _details(row).get("per_video")
+def _per_video_table(row: dict, board: Path, cache: dict) -> tuple[list[dict] | None, str]:
+    """The per-video CSV a row names, or (None, why not) when it is gone or no longer the file the row recorded."""
+    d = _details(row)
+    rel = d.get("per_video")
     if not rel:
-        return None
+        return None, ""
     p = Path(rel)
     p = p if p.is_absolute() else board.resolve().parent / p
     if p not in cache:
-        cache[p] = files.read_csv(p) if p.is_file() else None
-    return cache[p]
+        cache[p] = (files.read_csv(p), files.sha256_file(p)) if p.is_file() else (None, "")
+    table, sha = cache[p]
+    if table is None:
+        return None, f"{rel} is missing"
+    if d.get("per_video_sha256") and d["per_video_sha256"] != sha:
+        return None, f"{rel} changed since the row was written (sha256 {sha[:12]}, recorded {d['per_video_sha256'][:12]})"
+    return table, ""
 
 
 def build_tables(rows: list[dict], board: Path, resamples: int = RenderOptions.resamples, seed: int = RenderOptions.seed) -> list[Table]:
@@ -182,7 +191,7 @@ def build_tables(rows: list[dict], board: Path, resamples: int = RenderOptions.r
             if r["model"] not in models:
                 models.append(r["model"])
             cell = Cell(r, _float(r["value"]), std=_float(r.get("value_std", "")))
-            table = _per_video_table(r, board, cache)
+            table, cell.no_interval = _per_video_table(r, board, cache)
             try:
                 pv = per_video_weights(r["metric"], r.get("weighting", ""), table) if table else None
             except ValueError as e:
@@ -249,6 +258,8 @@ def cell_text(cell: Cell | None) -> str:
         text += f" ± {fmt(cell.std)}"
     if cell.unverified:
         text += " †"
+    if cell.no_interval:
+        text += " ‡"
     return text
 
 
@@ -290,6 +301,11 @@ def render_markdown(tables: list[Table], plots: dict, source: Path, resamples: i
             note = _model_note(t, m)
             if note:
                 lines.append(f"- {markdown_text(m)}: {markdown_text(note)}")
+        for m in t.models:
+            for c in t.columns:
+                cell = t.cells.get((m, c.key))
+                if cell is not None and cell.no_interval:
+                    lines.append(f"- ‡ {markdown_text(m)} {markdown_text(c.label)}: no interval, per-video file {markdown_text(cell.no_interval)}")
         for c in t.columns:
             any_cell = next((t.cells[(m, c.key)] for m in t.models if (m, c.key) in t.cells), None)
             if any_cell is None:
@@ -389,6 +405,8 @@ def render_html(tables: list[Table], plots: dict, source: Path, resamples: int, 
                 inner = e(fmt(cell.value))
                 if cell.unverified:
                     inner += ' <span class="flag" title="weights not verified">†</span>'
+                if cell.no_interval:
+                    inner += f' <span class="flag" title="no interval: per-video file {e(cell.no_interval)}">‡</span>'
                 if cell.interval is not None:
                     inner += f'<span class="ci">[{e(fmt(cell.interval[0]))}, {e(fmt(cell.interval[1]))}]</span>'
                 elif cell.std is not None and cell.std > 0:

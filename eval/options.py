@@ -29,14 +29,23 @@ class EvalOptions:
 
     def __post_init__(self) -> None:
         catalog.check_protocol(self.protocol)
-        if self.size is not None and self.size < 16:
-            raise BadInput(f"--size {self.size}: must be at least 16 pixels")
+        if self.size is not None and self.size < self.min_size:
+            raise BadInput(f"--size {self.size}: must be at least {self.min_size} pixels for {self.min_size_reason()}")
         if self.batch_size < 1:
             raise BadInput(f"--batch-size {self.batch_size}: must be >= 1")
         if self.aed_crop not in catalog.AED_CROPS:
             raise BadInput(f"--aed-crop {self.aed_crop!r}", f"choose one of: {', '.join(catalog.AED_CROPS)}")
         if self.aed_distance not in catalog.AED_DISTANCES:
             raise BadInput(f"--aed-distance {self.aed_distance!r}", f"choose one of: {', '.join(catalog.AED_DISTANCES)}")
+
+    @property
+    def min_size(self) -> int:
+        """The smallest scored frame side every requested metric runs on."""
+        return max([catalog.MIN_SIZE] + [m.min_size for m in self.metrics])
+
+    def min_size_reason(self) -> str:
+        names = [m.name for m in self.metrics if m.min_size == self.min_size and self.min_size > catalog.MIN_SIZE]
+        return ", ".join(names) if names else "any metric"
 
     def column(self, metric: catalog.Metric) -> str:
         return metric.csv_column(self.aed_crop, self.aed_distance)

@@ -3,8 +3,9 @@
 Per video the frames are decoded once in batches of ``batch_size`` and shared by all metrics;
 each frame is detected once per landmark backend. Ground-truth features (landmarks, identity
 embeddings) come from a content cache keyed by the GT file's sha256, the backbone id, the weight
-hashes, the frame count and the resize, so scoring many models against one test set analyses the
-GT once. Under ``torchrun`` each rank scores a strided shard of the (sorted) pairs; results are
+hashes, the first frame and frame count, and the resize, so scoring many models against one test
+set analyses the GT once. Every summary row carries the inputs' provenance (``pairing.PairSet``:
+encodings, rates, offset, counts; grayscale predictions; library versions). Under ``torchrun`` each rank scores a strided shard of the (sorted) pairs; results are
 gathered, de-duplicated by key and summarised in key order, so the numbers do not depend on the
 number of processes.
 
@@ -43,6 +44,19 @@ def resize_frames(frames: torch.Tensor, size: int | None) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
+def runtime_versions() -> dict[str, str]:
+    """Versions of the libraries a paired score depends on ('' when not installed)."""
+    from importlib import metadata
+
+    out = {}
+    for dist in ("torch", "face-alignment", "facenet-pytorch", "av"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = ""
+    return out
+
+
 def _micro(frames: torch.Tensor, n: int):
     for i in range(0, frames.shape[0], n):
         yield frames[i : i + n]
@@ -50,7 +64,7 @@ def _micro(frames: torch.Tensor, n: int):
 
 def _gt_key(pair: pairing.Pair, opts: EvalOptions, kind: str, net) -> str:
     return make_key(kind=kind, gt=file_digest(pair.gt), backbone=net.backbone_id, weights=net.provenance()["weight_sha256"],
-                    frames=pair.frames, size=opts.size, resize=RESIZE_FILTER)
+                    start=pair.gt_start, frames=pair.frames, size=opts.size, resize=RESIZE_FILTER)
 
 
 def _fmt(v: float | None) -> str:
@@ -138,7 +152,7 @@ class PerSideScorer:
     def start(self, pair: pairing.Pair, cache: ContentCache | None) -> None:
         self.cache = cache
         self.key = _gt_key(pair, self.opts, self.cache_kind, self.net)
-        self.gt = cache.get(self.key) if cache else None
+        self.gt = cache.get(self.key, valid=lambda v: self.gt_valid(v, pair.frames)) if cache else None
         self.pred_parts: list = []
         self.gt_parts: list = []
 
@@ -149,6 +163,10 @@ class PerSideScorer:
 
     def analyse(self, frames: torch.Tensor) -> list:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def gt_valid(self, entry, frames: int) -> bool:
+        """Whether a cached GT entry has this video's shape (a stale or foreign entry is recomputed)."""
+        return isinstance(entry, torch.Tensor) and entry.dim() == 2 and entry.shape[0] == frames
 
     def gt_result(self, build):
         """The GT side of this video: from the cache, or ``build(parts)`` and stored."""
@@ -177,6 +195,12 @@ class LandmarkScorer(PerSideScorer):
 
     def analyse(self, frames: torch.Tensor) -> list:
         return self.net.analyse(frames)
+
+    def gt_valid(self, entry, frames: int) -> bool:
+        if not isinstance(entry, dict) or not isinstance(entry.get("points"), torch.Tensor) or not isinstance(entry.get("found"), torch.Tensor):
+            return False
+        points, found = entry["points"], entry["found"]
+        return points.dim() == 3 and points.shape[0] == frames and points.shape[2] == 2 and found.shape == (frames,)
 
     def finish(self, pair: pairing.Pair, row: dict, stats: dict) -> None:
         b = self.name
@@ -210,11 +234,11 @@ class IdentityScorer(PerSideScorer):
     """AED: per-frame distance between identity embeddings of both sides."""
 
     cache_kind = "identity"
-    sort_key = (2, "")
 
     def __init__(self, metric: catalog.Metric, opts: EvalOptions, net):
         self.metric, self.opts, self.net = metric, opts, net
         self.column = opts.column(metric)
+        self.sort_key = (2, self.column)
         self.mtcnn = opts.aed_crop == "mtcnn"
 
     def columns(self) -> list[str]:
@@ -232,13 +256,13 @@ class IdentityScorer(PerSideScorer):
         d = aed_per_frame(pe, gt, squared=self.opts.aed_distance == "squared")
         noface = torch.isnan(pe).any(1) | torch.isnan(gt).any(1)
         acc = _mean_stats(d, "identity", pair, allowed_nan=noface if self.mtcnn else None)
-        stats["identity"] = acc.state_dict()
+        stats[self.column] = acc.state_dict()
         row[self.column] = _fmt(acc.compute("frame"))
         if self.mtcnn:
             row[f"{self.column}_frames"] = int((~noface).sum())
 
     def summarise(self, metric: catalog.Metric, results: list["VideoResult"], weighting: str) -> tuple[float, int, int, dict]:
-        acc = _frame_means(results, "identity")
+        acc = _frame_means(results, self.column)
         return acc.compute(weighting), int(acc.frame_count), int(acc.video_count), {}
 
 
@@ -274,11 +298,16 @@ class VideoResult:
     frames: int
     row: dict  # per_video.csv values
     stats: dict[str, dict[str, float]]  # accumulator states per scorer
+    grayscale_pred: bool = False  # every prediction frame has R = G = B while the GT has colour
+
+
+def _grayscale(frames: torch.Tensor) -> bool:
+    return bool((frames[..., 0] == frames[..., 1]).all() and (frames[..., 1] == frames[..., 2]).all())
 
 
 def _aligned_batches(pair: pairing.Pair, batch_size: int):
-    pit = video.iter_frames(pair.pred, batch_size=batch_size, count=pair.frames)
-    git = video.iter_frames(pair.gt, batch_size=batch_size, count=pair.frames)
+    pit = video.iter_frames(pair.pred, batch_size=batch_size, start=pair.pred_start, count=pair.frames)
+    git = video.iter_frames(pair.gt, batch_size=batch_size, start=pair.gt_start, count=pair.frames)
     for p, g in zip(pit, git, strict=False):
         if p.shape[0] != g.shape[0]:
             raise MediaError(f"{pair.pred}: decoded frame batches do not line up with {pair.gt}")
@@ -290,7 +319,10 @@ def score_video(pair: pairing.Pair, opts: EvalOptions, scorers: list, cache: Con
     for s in scorers:
         s.start(pair, cache)
     done = 0
+    gray_pred = gray_gt = True
     for p, g in _aligned_batches(pair, opts.batch_size):
+        gray_pred = gray_pred and _grayscale(p)
+        gray_gt = gray_gt and _grayscale(g)
         p, g = resize_frames(p, opts.size), resize_frames(g, opts.size)
         for s in scorers:
             s.add(p, g)
@@ -301,7 +333,7 @@ def score_video(pair: pairing.Pair, opts: EvalOptions, scorers: list, cache: Con
     stats: dict[str, dict[str, float]] = {}
     for s in scorers:
         s.finish(pair, row, stats)
-    return VideoResult(pair.key, pair.frames, row, stats)
+    return VideoResult(pair.key, pair.frames, row, stats, gray_pred and not gray_gt)
 
 
 @dataclass
@@ -316,8 +348,12 @@ def per_video_columns(scorers: list) -> list[str]:
     return ["key", "frames"] + [c for s in scorers for c in s.columns()]
 
 
-def summarise(results: list[VideoResult], opts: EvalOptions, scorers: list) -> list[dict]:
-    """Fold per-video statistics (in key order) into one row per requested metric."""
+def summarise(results: list[VideoResult], opts: EvalOptions, scorers: list, pairset: pairing.PairSet | None = None,
+              truncate: bool = False) -> list[dict]:
+    """Fold per-video statistics (in key order) into one row per requested metric, with the inputs' provenance."""
+    params = {**opts.params(), **(pairset.params(truncate) if pairset else {})}
+    inputs = {**(pairset.details() if pairset else {}), "grayscale_pred_videos": sum(r.grayscale_pred for r in results),
+              "versions": runtime_versions()}
     out = []
     for m in opts.metrics:
         scorer = next(s for s in scorers if s.serves(m))
@@ -330,19 +366,33 @@ def summarise(results: list[VideoResult], opts: EvalOptions, scorers: list) -> l
             "higher_is_better": m.higher_is_better,
             "protocol": opts.protocol,
             "weighting": weighting,
-            "params": json.dumps(opts.params(), sort_keys=True),
+            "params": json.dumps(params, sort_keys=True),
             "n_videos": n_videos,
             "n_frames": n_frames,
             "backbone": backbone,
             **{k: prov[k] for k in ("weight", "weight_sha256", "weight_verified", "weight_state")},
-            "details": json.dumps(details, sort_keys=True) if details else "",
+            "details": json.dumps({**details, **inputs}, sort_keys=True),
         })
     return out
 
 
-def evaluate(pred_root, gt_root, opts: EvalOptions, *, allow_missing: bool = False, truncate: bool = False, progress: bool = True) -> EvalResult:
+def check_scored_size(pairset: pairing.PairSet, opts: EvalOptions) -> None:
+    """Refuse before any network loads when the scored frames are smaller than a requested metric accepts."""
+    if opts.size is not None:
+        return
+    small = [p for p in pairset.pairs if min(p.width, p.height) < opts.min_size]
+    if small:
+        p = small[0]
+        raise BadInput(f"{p.gt}: {p.width}x{p.height} frames are smaller than {opts.min_size} pixels, the least {opts.min_size_reason()} accepts"
+                       + (f" ({len(small)} videos)" if len(small) > 1 else ""), f"pass --size {opts.min_size} (or larger) to resize both sides")
+
+
+def evaluate(pred_root, gt_root, opts: EvalOptions, *, allow_missing: bool = False, truncate: bool = False, offset: int | None = None,
+             fps: float | None = None, allow_fps_mismatch: bool = False, progress: bool = True) -> EvalResult:
     """Score every pred/GT pair; identical results on every rank (gathered, key-ordered)."""
-    pairset = pairing.match(pred_root, gt_root, allow_missing=allow_missing, truncate=truncate, resize=opts.size is not None)
+    pairset = pairing.match(pred_root, gt_root, allow_missing=allow_missing, truncate=truncate, resize=opts.size is not None,
+                            offset=offset, fps=fps, allow_fps_mismatch=allow_fps_mismatch)
+    check_scored_size(pairset, opts)
     scorers = make_scorers(opts)
     cache = ContentCache(CACHE_NAMESPACE) if opts.use_cache else None
     mine = pairset.pairs[distributed.rank() :: distributed.world_size()]
@@ -365,4 +415,4 @@ def evaluate(pred_root, gt_root, opts: EvalOptions, *, allow_missing: bool = Fal
         for r in rs:
             by_key.setdefault(r.key, r)
     ordered = [by_key[k] for k in sorted(by_key)]
-    return EvalResult(pairset, ordered, summarise(ordered, opts, scorers), per_video_columns(scorers))
+    return EvalResult(pairset, ordered, summarise(ordered, opts, scorers, pairset, truncate), per_video_columns(scorers))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from pathlib import Path
 from typing import Iterable
@@ -82,8 +83,43 @@ def with_details(rows: list[dict], **extra) -> list[dict]:
     return out
 
 
-def write_per_video(path: Path, rows: list[dict], columns: list[str]) -> Path:
-    return files.write_csv(path, rows, columns)
+def per_video_path(out: Path, model: str, protocol: str) -> Path:
+    """One per-video CSV per run (model and protocol): models scored into one folder keep theirs."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model)
+    return Path(out) / f"per_video-{safe}-{protocol}.csv"
+
+
+def write_per_video(path: Path, rows: list[dict], columns: list[str], **about) -> Path:
+    """The per-video CSV and, with ``about`` (model, protocol, test set, fingerprint, params), its ``.json`` sidecar."""
+    path = files.write_csv(path, rows, columns)
+    if about:
+        files.write_json(path.with_suffix(".json"), {**about, "csv": path.name, "csv_sha256": files.sha256_file(path)})
+    return path
+
+
+def with_per_video(rows: list[dict], per_video: Path) -> list[dict]:
+    """Rows naming their per-video CSV (absolute until ``per_video_relative_to``) and its sha256."""
+    return with_details(rows, per_video=str(Path(per_video).resolve()), per_video_sha256=files.sha256_file(per_video))
+
+
+def per_video_relative_to(rows: list[dict], table: Path) -> list[dict]:
+    """Rows whose ``per_video`` path is relative to the folder of ``table`` (the CSV they are written to)."""
+    out = []
+    for r in rows:
+        d = json.loads(r["details"]) if r.get("details") else {}
+        if d.get("per_video") and Path(d["per_video"]).is_absolute():
+            d["per_video"] = relative_path(Path(d["per_video"]), table)
+            r = {**r, "details": json.dumps(d, sort_keys=True)}
+        out.append(r)
+    return out
+
+
+def relative_path(path: Path, table: Path) -> str:
+    """``path`` relative to ``table``'s folder (absolute when on another drive)."""
+    try:
+        return os.path.relpath(Path(path).resolve(), Path(table).resolve().parent)
+    except ValueError:
+        return str(Path(path).resolve())
 
 
 def write_summary(path: Path, rows: list[dict]) -> Path:

@@ -11,6 +11,8 @@ from __future__ import annotations
 class VhqError(Exception):
     """Base class: a failure the user can fix (bad input, missing weights, unreachable server)."""
 
+    exit_code = 1
+
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.message = message
@@ -22,6 +24,12 @@ class VhqError(Exception):
 
 class BadInput(VhqError):
     """A file or argument the user gave is malformed; the message names it and what is wrong."""
+
+
+class UsageError(BadInput):
+    """The command line itself is wrong (an unknown name, an empty list): exit code 2, like a usage error."""
+
+    exit_code = 2
 
 
 class MediaError(BadInput):

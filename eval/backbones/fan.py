@@ -23,12 +23,20 @@ from vhq.io.cache import cache_root
 WEIGHTS = ["fan2d", "s3fd"]
 
 
+def face_alignment_version() -> str:
+    """The installed face-alignment version: its FAN and detector code change AKD, so it names the backbone."""
+    from importlib import metadata
+
+    return metadata.version("face-alignment")
+
+
 class FanLandmarker(Landmarker):
-    backbone_id = "face-alignment-1.5.0:2DFAN4+s3fd:flip_input=False"
     name = "fan2d"
 
     def __init__(self, device: str | torch.device = "cpu"):
         import face_alignment
+
+        self.backbone_id = f"face-alignment-{face_alignment_version()}:2DFAN4+s3fd:flip_input=False"
 
         fan_path = weights.path("fan2d")
         s3fd_path = weights.path("s3fd")

@@ -20,7 +20,7 @@ Layout of ``--out`` (one folder per protocol; several models share it)::
     pairs_used.csv               cross: every pair of the file, used or missing and why
     preds/<model>/<key>.mp4      predictions: H.264 lossless RGB (libx264rgb, CRF 0), or PNG folders
     runs/<model>/status.csv      per clip: ok / failed, reason, seconds, model identity
-    runs/<model>/per_video.csv   reconstruct: per-video metric values (bootstrap intervals use it)
+    runs/<model>/per_video.csv   reconstruct: per-video metric values (bootstrap intervals use it), .json: protocol, test set
     runs/<model>/summary.csv     this run's rows in the leaderboard schema
     runs/<model>/run.json        the model's identity, options, counts, skipped metrics
     leaderboard.csv              default --leaderboard (rows merged under a lock)
@@ -158,6 +158,16 @@ def _name(model: Model, opts: BenchOptions) -> str:
 
 # ------------------------------------------------------------------ reconstruct
 
+def _check_outputs(opts: BenchOptions) -> None:
+    """--out and the leaderboard can be written, and the leaderboard can be rewritten exactly: checked before any prediction."""
+    from eval import report
+
+    files.check_writable(opts.out, folder=True)
+    board = opts.leaderboard if opts.leaderboard is not None else opts.out / "leaderboard.csv"
+    files.check_writable(board)
+    report.read_leaderboard(board)
+
+
 def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     """Same-identity reconstruction: predict every clip of the split, then score with the paired metrics."""
     from eval import pairing, report
@@ -165,6 +175,7 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     from eval.paired import evaluate
 
     distributed.init()
+    _check_outputs(opts)
     listing, clips = read_split(opts.data, opts.split)
     requested = opts.requested_metrics("paired")
     metrics, skipped = check_weights(requested, opts.skip_missing_weights) if opts.score else ([], {})
@@ -206,12 +217,14 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     res = evaluate(pred_view, gt_dir, eopts)
     if distributed.rank() != 0:
         return result
-    per_video = report.write_per_video(run_dir / "per_video.csv", [r.row for r in res.results], res.columns)
     fp = pairing.fingerprint(res.pairset.pairs)
     testset = f"{opts.data.resolve().name}/{opts.split} reconstruct"
     rows = report.leaderboard_rows(res.summary, model=name, testset=testset, fingerprint=fp)
+    per_video = report.write_per_video(run_dir / "per_video.csv", [r.row for r in res.results], res.columns, model=name, protocol=eval_protocol,
+                                       testset=testset, testset_fingerprint=fp, params=rows[0]["params"] if rows else "")
     details = {
         "per_video": _relative_to_board(per_video, board),
+        "per_video_sha256": files.sha256_file(per_video),
         "bench": {"protocol": "reconstruct", "source": "frame 0", "driving": "every frame", "motion": "absolute",
                   "split": str(listing.resolve()), "clips": len(jobs), "format": opts.fmt, "model": model.identity()},
     }
@@ -269,6 +282,7 @@ def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict |
     from eval.report import set_fingerprint, to_summary
 
     distributed.init()
+    _check_outputs(opts)
     listing, clip_list = read_split(opts.data, opts.split)
     requested = opts.requested_metrics("distribution")
     paired = [m.name for m in requested if m.kind == "paired"]

@@ -87,7 +87,7 @@ def train_lia(
     from lia.train.data import find_clips
     from lia.train.resume import resume_checkpoint
     from vhq import distributed
-    from vhq.io import files
+    from vhq.io import files, lease
 
     distributed.init()
     world = distributed.world_size()
@@ -120,11 +120,11 @@ def train_lia(
     with contextlib.ExitStack() as writers:
         if resume_path is not None and distributed.rank() == 0:
             # a run still training must not be continued twice at once
-            writers.enter_context(files.exclusive_writer(resume_path.parent, folder=True, what="training run"))
+            writers.enter_context(lease.exclusive_writer(resume_path.parent, folder=True, what="training run"))
 
         def run_dir() -> Path:
             made = new_run_dir(out, name)
-            writers.enter_context(files.exclusive_writer(made, folder=True, what="training run"))
+            writers.enter_context(lease.exclusive_writer(made, folder=True, what="training run"))
             return made
 
         summary = train.training_loop(options, run_dir=run_dir, scorer=scorer, recorded=record)

@@ -30,7 +30,7 @@ def test_every_row_resolves_and_names_registry_weights():
 def test_defaults_and_names_per_kind():
     assert catalog.default_names("paired") == "l1,lpips,akd,mkr,aed"
     assert catalog.default_names("distribution") == "fvd_i3d,kvd,fid_r3dx101,acd,csim"
-    assert catalog.names("paired") == "l1, lpips, akd, mkr, akd_dlib68, mkr_dlib68, aed"
+    assert catalog.names("paired") == "l1, lpips, akd, mkr, akd_dlib68, mkr_dlib68, aed, aed_facenet"
     assert [m.name for m in catalog.parse_metrics(None)] == ["l1", "lpips", "akd", "mkr", "aed"]
 
 
@@ -38,7 +38,7 @@ def test_one_normaliser_order_and_errors():
     assert catalog.normalise(" L1, akd-DLIB68,,") == ["l1", "akd_dlib68"]
     assert [m.name for m in catalog.parse_metrics("aed,L1,l1")] == ["l1", "aed"]  # catalog order, once each
     assert [m.name for m in catalog.parse_metrics("csim,l1,csim", None, ordered=False)] == ["csim", "l1"]
-    with pytest.raises(BadInput, match="--metrics is empty"):
+    with pytest.raises(BadInput, match="names no metric"):
         catalog.parse_metrics(" , ")
     with pytest.raises(BadInput, match=r"unknown metric\(s\): fvd_i3d") as e:
         catalog.parse_metrics("l1,fvd_i3d", "paired")
@@ -48,10 +48,20 @@ def test_one_normaliser_order_and_errors():
     assert "fid_r3dx101" in e.value.hint and "l1" in e.value.hint
 
 
-def test_columns_carry_the_aed_settings_and_map_back_to_rows():
+def test_default_aed_is_openface_for_both_protocols():
     aed = catalog.METRICS["aed"]
+    assert aed.column == "aed_openface" and aed.backbone.weights == ("openface",) and aed.default
+    assert not catalog.METRICS["aed_facenet"].default
+    assert [m.name for m in catalog.parse_metrics("aed_openface,aed,lpips_alex")] == ["lpips", "aed"]  # a column names its row
+    for protocol in catalog.PROTOCOLS:
+        assert aed.weighting_under(protocol) == "frame"
+
+
+def test_columns_carry_the_aed_settings_and_map_back_to_rows():
+    aed = catalog.METRICS["aed_facenet"]
     assert aed.csv_column("mtcnn", "l2") == "aed_facenet_mtcnn_l2" and aed.csv_column() == "aed_facenet"
     assert catalog.by_column("aed_facenet_mtcnn") is aed
+    assert catalog.by_column("aed_openface") is catalog.METRICS["aed"]
     assert catalog.by_column("mkr_face_dlib68") is catalog.METRICS["mkr_dlib68"]
     assert catalog.by_column("fvd_i3d_16f") is None
     assert catalog.install_hint("dlib68") == "pip install 'vhq[landmarks]'" and catalog.install_hint("fan2d") == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,12 @@ import torch
 
 from vhq.io import files, video
 from vhq.testing.synthetic import face_frames
+
+
+def per_video_csv(out):
+    """The one per-video CSV a run wrote into ``out`` (``per_video-<model>-<protocol>.csv``)."""
+    (path,) = sorted(Path(out).glob("per_video-*.csv"))
+    return path
 
 
 def write_pngs(folder, frames):
@@ -26,13 +33,13 @@ def test_identical_pred_and_gt_give_exact_zeros(cli, eval_weights, tmp_path):
     gt, pred, out = tmp_path / "gt", tmp_path / "pred", tmp_path / "out"
     video.write_video(gt / "id1" / "a.mp4", torch.from_numpy(face_frames(2, size=96)), fps=25)
     shutil.copytree(gt, pred)
-    metrics = "l1,lpips,akd,mkr,aed,akd_dlib68,mkr_dlib68"
+    metrics = "l1,lpips,akd,mkr,aed,aed_facenet,akd_dlib68,mkr_dlib68"
     code, stdout, err = cli("eval", "--pred", pred, "--gt", gt, "--out", out, "--metrics", metrics, "--name", "copy", "--leaderboard", tmp_path / "lb.csv")
     assert code == 0, err
-    rows = files.read_csv(out / "per_video.csv")
+    rows = files.read_csv(per_video_csv(out))
     assert [r["key"] for r in rows] == ["id1/a"]
     s = _summary(out)
-    assert set(s) == {"l1", "lpips_alex", "akd_fan2d", "mkr_face_fan2d", "aed_facenet", "akd_dlib68", "mkr_face_dlib68"}
+    assert set(s) == {"l1", "lpips_alex", "akd_fan2d", "mkr_face_fan2d", "aed_openface", "aed_facenet", "akd_dlib68", "mkr_face_dlib68"}
     for metric, r in s.items():
         assert float(r["value"]) == 0.0, metric
         assert r["protocol"] == "lia" and r["model"] == "copy" and r["vhq_version"]
@@ -41,8 +48,8 @@ def test_identical_pred_and_gt_give_exact_zeros(cli, eval_weights, tmp_path):
     assert int(s["akd_dlib68"]["n_frames"]) == 2  # the real dlib detector finds the synthetic face
     assert s["lpips_alex"]["weight"] == "alexnet+lpips_alex_lin" and s["lpips_alex"]["weight_verified"] == "False"
     assert s["l1"]["weighting"] == "video" and s["akd_fan2d"]["weighting"] == "frame"
-    assert len(files.read_csv(tmp_path / "lb.csv")) == 7
-    assert "akd_fan2d" in stdout and str(out / "per_video.csv") in stdout
+    assert len(files.read_csv(tmp_path / "lb.csv")) == 8
+    assert "akd_fan2d" in stdout and str(per_video_csv(out)) in stdout
 
 
 def test_l1_hand_computed_and_protocol_weighting(cli, tmp_path):
@@ -55,7 +62,7 @@ def test_l1_hand_computed_and_protocol_weighting(cli, tmp_path):
     lia, fomm = tmp_path / "lia", tmp_path / "fomm"
     assert cli("eval", "--pred", pred, "--gt", gt, "--metrics", "l1", "--out", lia)[0] == 0
     assert cli("eval", "--pred", pred, "--gt", gt, "--metrics", "l1", "--out", fomm, "--protocol", "fomm")[0] == 0
-    per = {r["key"]: float(r["l1"]) for r in files.read_csv(lia / "per_video.csv")}
+    per = {r["key"]: float(r["l1"]) for r in files.read_csv(per_video_csv(lia))}
     assert per == pytest.approx({"long": 40 / 255, "short": 10 / 255}, abs=1e-15)
     assert float(_summary(lia)["l1"]["value"]) == pytest.approx((10 + 40) / 2 / 255, abs=1e-15)
     assert float(_summary(fomm)["l1"]["value"]) == pytest.approx((10 + 3 * 40) / 4 / 255, abs=1e-15)
@@ -79,8 +86,8 @@ def test_cold_and_warm_cache_with_batch_1_and_7_are_byte_identical(cli, eval_wei
     calls.clear()
     assert cli(*args, "--out", tmp_path / "warm", "--batch-size", "7")[0] == 0
     assert cold_calls == 12 and sum(calls) == 6  # warm: the GT landmarks came from the cache
-    cold = (tmp_path / "cold" / "per_video.csv").read_bytes()
-    assert cold == (tmp_path / "warm" / "per_video.csv").read_bytes()
+    cold = (per_video_csv(tmp_path / "cold")).read_bytes()
+    assert cold == (per_video_csv(tmp_path / "warm")).read_bytes()
     assert float(_summary(tmp_path / "cold")["akd_fan2d"]["value"]) > 0
     assert (eval_weights / "eval-gt").is_dir()
 
@@ -92,10 +99,10 @@ def _pair(tmp_path, n_gt=2, n_pred=2, size_pred=32):
     return pred, gt
 
 
-def _fails(cli, tmp_path, *args, match: str):
+def _fails(cli, tmp_path, *args, match: str, code_expected: int = 1):
     out = tmp_path / "out"
     code, stdout, err = cli("eval", *args, "--out", out, "--leaderboard", tmp_path / "lb.csv")
-    assert code == 1, (stdout, err)
+    assert code == code_expected, (stdout, err)
     assert "error:" in err and match in err, err
     assert not out.exists() and not (tmp_path / "lb.csv").exists()  # nothing written half-way
     return err
@@ -141,14 +148,15 @@ def test_error_missing_and_extra_keys(cli, tmp_path):
 def test_error_frame_count_mismatch_and_truncate(cli, tmp_path):
     pred, gt = _pair(tmp_path, n_gt=3, n_pred=2)
     _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--metrics", "l1", match="a (pred 2, GT 3)")
-    code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "l1", "--truncate", "--out", tmp_path / "o")
+    _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--metrics", "l1", "--truncate", match="--truncate needs to know how the frames line up")
+    code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "l1", "--truncate", "--offset", "0", "--out", tmp_path / "o")
     assert code == 0, err
-    assert files.read_csv(tmp_path / "o" / "per_video.csv")[0]["frames"] == "2"
+    assert files.read_csv(per_video_csv(tmp_path / "o"))[0]["frames"] == "2"
 
 
 def test_error_unknown_metric_and_protocol(cli, tmp_path):
     pred, gt = _pair(tmp_path)
-    _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--metrics", "l1,fid", match="unknown metric(s): fid")
+    _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--metrics", "l1,fid", match="unknown metric(s): fid", code_expected=2)  # a usage error
     _fails(cli, tmp_path, "--pred", pred, "--gt", gt, "--protocol", "tpami", match="unknown protocol")
 
 
@@ -176,9 +184,9 @@ def test_aed_mtcnn_crop_is_its_own_metric(cli, eval_weights, tmp_path):
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     write_pngs(gt / "a", face_frames(2, size=128, face_scale=0.6))
     write_pngs(pred / "a", face_frames(2, size=128, face_scale=0.6, seed=3))
-    code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "aed", "--aed-crop", "mtcnn", "--aed-distance", "l2", "--out", tmp_path / "o")
+    code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "aed_facenet", "--aed-crop", "mtcnn", "--aed-distance", "l2", "--out", tmp_path / "o")
     assert code == 0, err
-    row = files.read_csv(tmp_path / "o" / "per_video.csv")[0]
+    row = files.read_csv(per_video_csv(tmp_path / "o"))[0]
     assert row["aed_facenet_mtcnn_l2_frames"] == "2"  # MTCNN (shipped weights) finds the synthetic face
     s = _summary(tmp_path / "o")["aed_facenet_mtcnn_l2"]
     assert 0 < float(s["value"]) <= 2.0  # plain L2 between unit vectors

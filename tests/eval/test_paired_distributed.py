@@ -17,6 +17,12 @@ from vhq.testing.synthetic import face_frames
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def per_video_csv(out):
+    """The one per-video CSV a run wrote into ``out`` (``per_video-<model>-<protocol>.csv``)."""
+    (path,) = sorted(Path(out).glob("per_video-*.csv"))
+    return path
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,8 +65,8 @@ def test_two_gloo_ranks_equal_one_process(cli, eval_weights, tmp_path):
             if p.poll() is None:
                 p.kill()
 
-    one = files.read_csv(tmp_path / "single" / "per_video.csv")
-    two = files.read_csv(tmp_path / "ddp" / "per_video.csv")
+    one = files.read_csv(per_video_csv(tmp_path / "single"))
+    two = files.read_csv(per_video_csv(tmp_path / "ddp"))
     assert [r["key"] for r in two] == ["v0", "v1", "v2"] == [r["key"] for r in one]
     for a, b in zip(one, two):
         for k in a:

@@ -44,3 +44,34 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_bench_fault(case, fault):
     fault(case)
+
+
+def bench(out_of=lambda r: r / "b", *extra):
+    def build(root: Path):
+        data = make_split(root / "data", persons=("id001",))
+        return ["bench", "reconstruct", "--model", "static", "--data", data, "--out", out_of(root), "--metrics", "l1", *extra]
+    return build
+
+
+def _file(root: Path) -> Path:
+    (root / "taken").write_bytes(b"the user's file")
+    return root / "taken"
+
+
+def _bad_board(root: Path) -> Path:
+    (root / "board.csv").write_text("model,metric,protocol,params,testset_fingerprint,value\nm,l1,lia,{},f,zero\n")
+    return root / "board.csv"
+
+
+MORE = [
+    Fault("bench-out-is-a-file", bench(_file), 1, r"^error: .*taken: exists and is not a folder", unchanged=("taken",)),
+    Fault("bench-leaderboard-malformed", lambda r: bench(lambda q: q / "b", "--leaderboard", _bad_board(r))(r), 1,
+          r"^error: .*board\.csv: line 2: column value: 'zero' is not a number", unchanged=("board.csv",), absent=("b/preds",)),
+    Fault("bench-unknown-model", lambda r: ["bench", "reconstruct", "--model", "nope:", "--data", make_split(r / "data", persons=("id001",)), "--out", r / "b"],
+          1, r"^error: "),
+]
+
+
+@pytest.mark.parametrize("case", MORE, ids=str)
+def test_bench_output_fault(case, fault):
+    fault(case)

@@ -46,13 +46,46 @@ def _recrop_completes(root: Path) -> None:
     assert files.sha256_file(root / "out" / rows[0]["output"]) == rows[0]["output_sha256"]
 
 
+def manifest_with_bom(root: Path):
+    m, _ = downloads(root)
+    (root / "bom.csv").write_bytes(b"\xef\xbb\xbf" + m.read_bytes())
+    return ["manifest", "info", root / "bom.csv"]
+
+
+def manifest_with_huge_field(root: Path):
+    m, _ = downloads(root)
+    lines = m.read_text().splitlines()
+    head, row = lines[0], lines[1]
+    (root / "huge.csv").write_text(head + "\n" + row.replace("p1#", "p" + "x" * (200 << 10) + "#", 1) + "\n")
+    return ["manifest", "info", root / "huge.csv"]
+
+
+def manifest_with_nul(root: Path):
+    m, _ = downloads(root)
+    (root / "nul.csv").write_bytes(m.read_bytes().replace(b"p1", b"p\x001", 1))
+    return ["manifest", "info", root / "nul.csv"]
+
+
+def fomm_metadata(root: Path) -> Path:
+    (root / "vox-metadata.csv").write_text("video_id,start,end,bbox,partition,person_id\nabc,0,100,10-10-200-200,train,id1\n")
+    return root / "vox-metadata.csv"
+
+
 CASES = [
+    Fault("manifest-with-a-byte-order-mark", manifest_with_bom, 0, ""),
+    Fault("manifest-field-over-128-kib", manifest_with_huge_field, 1, r"^error: .*huge\.csv line 2: "),
+    Fault("manifest-with-a-nul-byte", manifest_with_nul, 1, r"^error: .*nul\.csv line 2: clip_id .* not usable as a file name"),
+    Fault("import-fomm-out-under-a-file", lambda r: ["manifest", "import-fomm", fomm_metadata(r), "--out", a_file(r) / "m.csv"], 1,
+          r"^error: .*taken/m\.csv: .*taken is a file, not a folder", unchanged=("taken", "vox-metadata.csv")),
+    Fault("import-fomm-out-is-a-folder", lambda r: ["manifest", "import-fomm", fomm_metadata(r), "--out", r], 1, r"^error: .*is a folder; this output is a file"),
     Fault("crop-out-is-a-file", crop(a_file), 1, r"^error: .*taken: exists and is not a folder", unchanged=("taken",)),
     Fault("crop-out-under-a-file", crop(lambda r: a_file(r) / "crops"), 1, r"^error: .*taken/crops: .*taken is a file, not a folder", unchanged=("taken",)),
     Fault("crop-over-the-file-size-limit", crop(lambda r: r / "out"), 1, r"^error: ", file_size_limit=4096,
           absent=("out/clips/*",), after=_recrop_completes),
 ]
 if UNWRITABLE is not None:
+    CASES.append(Fault("import-fomm-out-unwritable", lambda r: ["manifest", "import-fomm", fomm_metadata(r), "--out", UNWRITABLE / "m.csv"], 1,
+                       r"^error: .*m\.csv: cannot write in "))
     CASES.append(Fault("crop-out-unwritable", crop(lambda r: UNWRITABLE / "vhq-crops"), 1, r"^error: .*vhq-crops: cannot write in "))
 
 
@@ -65,8 +98,8 @@ def test_a_second_crop_on_the_same_shard_is_refused_naming_the_first(cli, tmp_pa
     m, dl = downloads(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import files\n"
-                               "with files.exclusive_writer(sys.argv[1], folder=False):\n    print('held', flush=True); time.sleep(120)",
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import lease\n"
+                               "with lease.exclusive_writer(sys.argv[1], folder=False):\n    print('held', flush=True); time.sleep(120)",
                                out / "crop_status.csv"], stdout=subprocess.PIPE, text=True, env=cli_env(_isolated_cache))
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -95,8 +95,8 @@ def test_a_run_still_training_cannot_be_resumed_twice_and_a_killed_one_can(cli, 
     run = tmp_path / "runs" / "00000-x"
     run.mkdir(parents=True)
     (run / "checkpoint-0000001.pt").write_bytes(b"not a checkpoint")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import files\n"
-                               "with files.exclusive_writer(sys.argv[1], folder=True):\n    print('held', flush=True); time.sleep(120)", run],
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import lease\n"
+                               "with lease.exclusive_writer(sys.argv[1], folder=True):\n    print('held', flush=True); time.sleep(120)", run],
                               stdout=subprocess.PIPE, text=True, env=cli_env(_isolated_cache))
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -153,7 +153,14 @@ def _fps(path, line: int, value: str) -> float:
     return fps
 
 
+MAX_ID_BYTES = 200  # clip ids become file names (<= 255 bytes with the extension)
+
+
 def _check_clip(path, line: int, c: Clip) -> None:
+    for name in ("video_id", "person_id"):
+        value = getattr(c, name)
+        if len(value) > MAX_ID_BYTES:
+            raise _bad(path, line, f"{name} is {len(value)} characters long (at most {MAX_ID_BYTES})")
     if not SAFE_ID.match(c.video_id):
         raise _bad(path, line, f"video_id {c.video_id!r} has characters other than letters, digits, '-' and '_'")
     if not SAFE_ID.match(c.person_id):
@@ -174,10 +181,16 @@ def load(path: str | os.PathLike) -> Manifest:
     if not p.is_file():
         raise BadInput(f"{p}: no such manifest", "make one with `vhq manifest import-fomm --out manifests/voxceleb.csv`")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not part of the header
     except UnicodeDecodeError:
         raise BadInput(f"{p}: not a UTF-8 text file") from None
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _load_rows(p, csv.DictReader(io.StringIO(text)))
+    except csv.Error as e:
+        raise BadInput(f"{p}: not a readable CSV file ({e})") from None
+
+
+def _load_rows(p: Path, reader: csv.DictReader) -> Manifest:
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         if set(FOMM_COLUMNS) <= set(reader.fieldnames or []):
@@ -192,8 +205,10 @@ def load(path: str | os.PathLike) -> Manifest:
         ints = {c: _int(p, line, c, row[c]) for c in INT_COLUMNS}
         c = Clip(clip_id=row["clip_id"].strip(), video_id=row["video_id"].strip(), person_id=row["person_id"].strip(),
                  partition=row["partition"].strip(), fps=_fps(p, line, row["fps"]), **ints)
-        if not c.clip_id or "/" in c.clip_id or "\\" in c.clip_id or c.clip_id.startswith("."):
-            raise _bad(p, line, f"clip_id {c.clip_id!r} is empty or not usable as a file name")
+        if (not c.clip_id or "/" in c.clip_id or "\\" in c.clip_id or c.clip_id.startswith(".") or len(c.clip_id.encode()) > MAX_ID_BYTES
+                or any(ord(ch) < 32 or ord(ch) == 127 for ch in c.clip_id)):
+            shown = c.clip_id if len(c.clip_id) <= 60 else c.clip_id[:40] + f"… ({len(c.clip_id)} characters)"
+            raise _bad(p, line, f"clip_id {shown!r} is empty, too long or not usable as a file name")
         _check_clip(p, line, c)
         if c.clip_id in seen:
             raise _bad(p, line, f"clip_id {c.clip_id!r} repeats line {seen[c.clip_id]}")
@@ -276,7 +291,13 @@ def parse_fomm(path: str | os.PathLike) -> list[tuple[int, Clip]]:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise BadInput(f"{p}: not a UTF-8 text file") from None
-    reader = csv.reader(io.StringIO(text))
+    try:
+        return _parse_fomm_rows(p, csv.reader(io.StringIO(text)))
+    except csv.Error as e:
+        raise BadInput(f"{p}: not a readable CSV file ({e})") from None
+
+
+def _parse_fomm_rows(p: Path, reader) -> list[tuple[int, Clip]]:
     header = next(reader, None)
     if header is None:
         raise BadInput(f"{p}: empty file", "expected FOMM's vox-metadata.csv")
@@ -322,6 +343,7 @@ def import_fomm(source: str = FOMM_URL, dest: str | os.PathLike = "manifests/vox
     """FOMM's vox-metadata.csv → a deduplicated, person-disjoint vhq manifest at ``dest``."""
     if sha256 == "default":
         sha256 = FOMM_SHA256 if source == FOMM_URL else None
+    files.check_writable(dest)
     path, digest, verified = fetch_source(source, sha256 or None)
     rows = parse_fomm(path)
     report = ImportReport(source=source, sha256=digest, verified=verified and digest == (sha256 or FOMM_SHA256), rows=len(rows),

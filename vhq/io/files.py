@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
-import socket
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from vhq.errors import BadInput, Busy, OutputError
+from vhq.errors import BadInput, OutputError
 
 CHUNK = 1 << 20
 # Python's csv module refuses fields over 128 KiB; a leaderboard's details or a manifest can be
@@ -93,8 +92,13 @@ def remove(path: Path) -> None:
 
 
 def write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(data)
+    try:
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(data)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise OutputError(f"{dest}: cannot write ({e.strerror})", "free some space (or raise ulimit -f) and re-run") from None
+        raise
     return Path(dest)
 
 
@@ -152,34 +156,6 @@ def check_writable(path: str | os.PathLike, folder: bool = False) -> Path:
     os.close(fd)
     os.unlink(probe)
     return path
-
-
-@contextlib.contextmanager
-def exclusive_writer(output: str | os.PathLike, folder: bool, what: str = "output") -> Iterator[Path]:
-    """Be the only process writing ``output`` while inside, or raise ``Busy`` naming the holder.
-
-    The lock is ``<output>.lock`` beside it (a folder output: ``<folder>/.vhq-writer.lock``); it
-    holds the holder's host, pid and start time. The operating system releases it when the holder
-    exits or is killed, so a lock left by a dead process is taken over without asking.
-    """
-    output = Path(output)
-    lock = output / ".vhq-writer.lock" if folder else output.with_name(output.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(lock, "a+", encoding="utf-8")
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise Busy(f"{output}: {what} is being written by {holder}", "wait for it to finish or stop it; a killed process releases it at once") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
-        fh.flush()
-        yield lock
-    finally:
-        fh.close()
 
 
 def sha256_file(path: str | os.PathLike) -> str:

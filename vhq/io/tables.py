@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from vhq.errors import BadInput, Busy
-from vhq.io import files
+from vhq.errors import BadInput
+from vhq.io import files, lease
 
 UPDATED = "updated"
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -137,10 +137,8 @@ class Table:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = contextlib.ExitStack()
-        try:
-            self._writer.enter_context(files.exclusive_writer(self.path, folder=False, what="this status table"))
-        except Busy as e:
-            raise Busy(e.message, "wait for it to end, or give each machine its own --shard K/N") from None
+        self._writer.enter_context(lease.exclusive_writer(self.path, folder=False, what="this status table",
+                                                          hint="wait for that run to end, or give each machine its own --shard K/N"))
         self._jf = open(self.journal, "a", encoding="utf-8")
 
     def put(self, row: Mapping) -> dict:

@@ -2,6 +2,8 @@
 
 ``data/*.json`` list the keys and shapes of the published I3D and 3D ResNeXt-101 files (and of
 our modules), so tests can check our modules against the real layouts without the real weights.
+``openface.json`` is the key layout of thnkim/OpenFacePytorch's ``openface.pth`` (the state dict of
+its ``netOpenFace``; the 2017 file predates BatchNorm's ``num_batches_tracked`` counters).
 """
 
 from __future__ import annotations
@@ -70,11 +72,20 @@ WEIGHT_FILES = {
     "fan2d": "2DFAN4-11f355bf06.pth.tar",
     "s3fd": "s3fd-619a316812.pth",
     "facenet_vggface2": "20180402-114759-vggface2.pt",
+    "openface": "openface.pth",
 }
+
+
+def write_openface_checkpoint(path: Path, seed: int = 0) -> Path:
+    """``openface.pth``: a flat state dict in the pre-1.6 (non-zip) serialisation the 2017 file uses."""
+    torch.save(random_state(manifest("openface"), seed), path, _use_new_zipfile_serialization=False)
+    return path
 
 
 def make_weight_file(name: str, folder: Path, seed: int = 0) -> Path:
     """A random-init network of the real architecture saved in its published file format."""
+    if name == "openface":
+        return write_openface_checkpoint(folder / WEIGHT_FILES[name], seed)
     torch.manual_seed(seed)
     if name == "alexnet":
         import torchvision

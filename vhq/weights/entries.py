@@ -68,7 +68,7 @@ register(WeightEntry(
     description="facenet-pytorch InceptionResnetV1 trained on VGGFace2 (identity embeddings)",
     licence="MIT (timesler/facenet-pytorch); VGGFace2 terms apply to the weights",
     urls=("https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",),
-    used_by="aed, acd, csim",
+    used_by="aed_facenet, acd, csim",
 ))
 register(WeightEntry(
     name="mtcnn",
@@ -135,11 +135,11 @@ register(WeightEntry(
 register(WeightEntry(
     name="openface",
     filename="openface.pth",
-    description="OpenFace nn4.small2.v1 (PyTorch port), the original AED network",
-    licence="Apache-2.0 (cmusatyalab/openface)",
-    import_only=True,
-    instructions="get openface.pth from the thnkim/OpenFacePytorch repository",
-    used_by="aed (pose-evaluation parity)",
+    description="OpenFace nn4.small2.v1 (PyTorch port thnkim/OpenFacePytorch), the network of pose-evaluation's AED",
+    licence="Apache-2.0 (cmusatyalab/openface, thnkim/OpenFacePytorch)",
+    urls=("https://raw.githubusercontent.com/thnkim/OpenFacePytorch/d00221832413e86b5608ca791c956b7949479627/openface.pth",),
+    git_blob="8ea57ad9cf6eb702d20353d93dea5558fe3a04d7",  # openface.pth at the commit pose-evaluation pins (unchanged since)
+    used_by="aed",
 ))
 for _name, _what in (("vox", "VoxCeleb"), ("taichi", "TaiChi-HD"), ("ted", "TED-talks")):
     register(WeightEntry(

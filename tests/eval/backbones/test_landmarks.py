@@ -56,6 +56,24 @@ def test_fan_never_downloads(eval_weights, monkeypatch):
     assert torch.hub.get_dir() == before
 
 
+def test_fan_backbone_id_and_gt_cache_key_follow_the_installed_face_alignment(eval_weights, monkeypatch, tmp_path):
+    from importlib import metadata
+
+    from eval import paired, pairing
+    from eval.backbones import fan
+    from vhq.io import video
+
+    video.write_frames(tmp_path / "v", torch.from_numpy(face_frames(1, size=32)))
+    pair = pairing.match(tmp_path, tmp_path).pairs[0]
+    opts = paired.EvalOptions(metrics=[])
+    installed = fan.FanLandmarker()
+    assert installed.backbone_id.startswith(f"face-alignment-{metadata.version('face-alignment')}:")
+    monkeypatch.setattr(fan, "face_alignment_version", lambda: "0.0.1")
+    other = fan.FanLandmarker()
+    assert other.backbone_id.startswith("face-alignment-0.0.1:")
+    assert paired._gt_key(pair, opts, "landmarks", installed) != paired._gt_key(pair, opts, "landmarks", other)
+
+
 dlib = pytest.importorskip("dlib", reason="dlib-bin is an optional extra: pip install 'vhq[landmarks]'")
 
 

@@ -37,6 +37,10 @@ def test_static_and_gt_rows(cli, data, tmp_path):
     assert details["bench"]["motion"] == "absolute" and details["bench"]["model"] == {"kind": "static"}
     per_video = (out / details["per_video"])  # relative to the leaderboard's folder
     assert per_video.is_file() and len(files.read_csv(per_video)) == 3
+    assert details["per_video_sha256"] == files.sha256_file(per_video)
+    sidecar = json.loads(per_video.with_suffix(".json").read_text())
+    assert sidecar["testset_fingerprint"] == rows["static"]["testset_fingerprint"] and sidecar["protocol"] == rows["static"]["protocol"]
+    assert json.loads(rows["gt"]["details"])["pred_encoding"] == "mp4 h264 gbrp qp=0"  # the bench writes lossless predictions
     # layout `vhq eval` reads: gt/<clip>.mp4 links, preds/<model>/<clip>.mp4
     gt_keys = sorted(video.list_videos(out / "gt"))
     assert gt_keys == sorted(video.list_videos(out / "preds" / "static"))
@@ -68,7 +72,9 @@ def test_resume_png_format_and_same_numbers_via_eval(cli, data, tmp_path):
     assert files.read_csv(tmp_path / "ev" / "summary.csv")[0]["value"] == bench_value
     # `vhq eval` rows name their per-video CSV too, so the renderer has intervals for them
     row = board_rows(tmp_path / "lb.csv")[0]
-    assert json.loads(row["details"])["per_video"] == str((tmp_path / "ev" / "per_video.csv").resolve())
+    details = json.loads(row["details"])
+    assert details["per_video"] == "ev/per_video-static-eval-lia.csv"  # relative to the leaderboard's folder
+    assert details["per_video_sha256"] == files.sha256_file(tmp_path / "ev" / "per_video-static-eval-lia.csv")
     from eval.leaderboard import build_tables
 
     (table,) = build_tables(board_rows(tmp_path / "lb.csv"), tmp_path / "lb.csv", resamples=200)

@@ -42,7 +42,6 @@ from vhq.console import info, progress, warn
 from vhq.dataset.download import export
 from vhq.dataset.download import status as download_status
 from vhq.dataset.download.backoff import PauseGate
-from vhq.dataset.download.lease import Lease, lease_path
 from vhq.dataset.download.options import Options
 from vhq.dataset.download.plan import choose_format, only_format_18, plan_sections, section_name, video_formats
 from vhq.dataset.download.ytdlp import (
@@ -59,6 +58,7 @@ from vhq.dataset.download.ytdlp import (
 from vhq.dataset.manifest import Clip, Manifest
 from vhq.errors import BadInput, MediaError, NetworkError
 from vhq.io import files
+from vhq.io.lease import Lease
 from vhq.io.video import measure, probe
 from vhq.parallel import Shard, map_unordered
 
@@ -354,13 +354,20 @@ def _bot_check_hint(vids: list[str]) -> NetworkError:
         "plugin (see yt-dlp's PO Token Guide); then re-run the same command")
 
 
+def lease_path(out: Path, shard: Shard) -> Path:
+    """``OUT/download[.K-of-N].lease``: the lease of one shard's run."""
+    tag = f".{shard.index}-of-{shard.count}" if shard.count > 1 else ""
+    return Path(out) / f"download{tag}.lease"
+
+
 def run(manifest: Manifest, opts: Options, shard: Shard = Shard(), limit: int | None = None) -> Summary:
     check_options(opts)
     known = export.read_known(opts.skip_known) if opts.skip_known else {}
     opts.out.mkdir(parents=True, exist_ok=True)
     by_video = manifest.by_video()
     owned = set(shard.select(by_video, key=str)) if shard.count > 1 else None
-    with Lease(lease_path(opts.out, shard), opts.lease_stale_s):
+    with Lease(lease_path(opts.out, shard), "this shard is being downloaded", opts.lease_stale_s,
+               "wait for that run to end, or give each machine its own --shard"):
         earlier = download_status.read(opts.out)
         todo, skipped = select(manifest, earlier, shard, limit, opts.retry_status, opts.out)
         table = download_status.open_table(opts.out, shard, {k: v for k, v in earlier.items() if owned is None or k in owned})

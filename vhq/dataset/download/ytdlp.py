@@ -265,7 +265,7 @@ class Session:
 
         p = self.ydl.params
         self.chosen = fmt["format_id"]
-        p["paths"] = {"home": str(stage), "temp": str(stage)}
+        p["paths"] = {"home": str(stage.resolve()), "temp": str(stage.resolve())}  # yt-dlp joins relative paths twice
         p["outtmpl"]["default"] = name + ".%(ext)s"
         info = copy.deepcopy(info)
         if span is None:

@@ -260,12 +260,12 @@ def test_a_malformed_status_table_names_file_and_line(tmp_path):
 
 
 def test_lease_of_another_host_goes_stale_when_not_refreshed(tmp_path):
-    from vhq.dataset.download.lease import Lease
-    from vhq.errors import BadInput
+    from vhq.errors import Busy
+    from vhq.io.lease import Lease
 
     path = tmp_path / "download.lease"
     files.write_json(path, {"host": "node-17", "pid": 4242, "start": "2026-12-01T00:00:00Z"})
-    with pytest.raises(BadInput, match="pid 4242 on node-17 since 2026-12-01T00:00:00Z"):
+    with pytest.raises(Busy, match="pid 4242 on node-17 since 2026-12-01T00:00:00Z"):
         Lease(path, stale_after=600).acquire()
     old = time.time() - 601
     os.utime(path, (old, old))

@@ -180,9 +180,8 @@ def test_export_status_and_skip_known(site, tmp_path, cli):
 HOLD = """
 import sys, time
 from pathlib import Path
-from vhq.dataset.download.lease import Lease
-from vhq.parallel import Shard
-Lease(Path(sys.argv[1]) / "download.1-of-2.lease", 600).acquire()
+from vhq.io.lease import Lease
+Lease(Path(sys.argv[1]) / "download.1-of-2.lease", "this shard is being downloaded").acquire()
 print("held", flush=True)
 time.sleep(60)
 """
@@ -271,3 +270,13 @@ def test_verbose_shows_yt_dlp_log(site, tmp_path, cli):
     assert code == 1 and "[yt-dlp w1] [youtube-standin] captcha0001: Downloading web player API JSON" in err
     code, _, err = cli(*args(site, tmp_path / "m.csv", tmp_path / "quiet"))
     assert "[yt-dlp" not in err
+
+
+def test_a_relative_out_folder_leaves_no_nested_staging_folders(site, tmp_path, cli, monkeypatch):
+    M.save([clip("vp9webm1080", 10, 40)], tmp_path / "m.csv")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(*args(site, "m.csv", Path("rel") / "videos"))
+    assert code == 0, err
+    assert dstatus.read(tmp_path / "rel" / "videos")["vp9webm1080"]["status"] == "ok"
+    leftovers = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob(".incomplete*")]
+    assert leftovers == [], leftovers
