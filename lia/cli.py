@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 import typer
 
 from lia.defaults import BATCH, DEVICE, MODE, WALK_RANGE, WALK_STEPS
+from lia.x.defaults import WALK_RANGE as LIAX_WALK_RANGE
 from vhq import console
 from vhq.errors import BadInput
 
@@ -51,6 +52,18 @@ CkptOption = Annotated[
 class CropMode(str, Enum):
     none = "none"
     auto = "auto"
+    liax = "liax"
+
+
+class ModelKind(str, Enum):
+    lia = "lia"
+    liax = "liax"
+
+
+ModelOption = Annotated[
+    ModelKind,
+    typer.Option("--model", help="lia: a LIA checkpoint (default weights 'lia_vox'); liax: a LIA-X state_dict (default weights 'lia_x', 512 px, CC BY-NC 4.0)"),
+]
 
 
 SourceOption = Annotated[Path, typer.Option("--source", help="source image (PNG/JPEG); a square face crop works best", exists=True, dir_okay=False)]
@@ -70,14 +83,27 @@ def resolve_checkpoint(ckpt: Path | None) -> Path:
     return weights.path(DEFAULT_WEIGHTS)
 
 
-def load_model(ckpt: Path | None, device: str, size: int | None = None) -> Generator:
+def load_liax(ckpt: Path | None):
+    """A LIA-X generator from ``ckpt`` or the cached 'lia_x' weights; the weights' licence is shown."""
+    from lia.x.checkpoint import load_generator
+    from lia.x.defaults import WEIGHTS
+    from vhq import weights
+
+    if ckpt is not None:
+        return load_generator(ckpt)
+    path = weights.path(WEIGHTS)
+    console.info(f"{WEIGHTS}: {weights.entry(WEIGHTS).licence}")
+    return load_generator(path)
+
+
+def load_model(ckpt: Path | None, device: str, size: int | None = None, model: ModelKind = ModelKind.lia) -> Generator:
     from lia.checkpoint import load_checkpoint
     from vhq import distributed
 
-    path = resolve_checkpoint(ckpt)
-    generator = load_checkpoint(path).generator()
+    path = ckpt if model is ModelKind.liax else resolve_checkpoint(ckpt)
+    generator = load_liax(ckpt) if model is ModelKind.liax else load_checkpoint(path).generator()
     if size is not None and size != generator.size:
-        raise BadInput(f"--size {size} does not match the size {generator.size} of the checkpoint {path}")
+        raise BadInput(f"--size {size} does not match the size {generator.size} of the checkpoint {path or 'lia_x'}")
     return generator.to(distributed.resolve_device(device))
 
 
@@ -92,7 +118,8 @@ def animate_command(
     batch: Annotated[int, typer.Option("--batch", min=1, help="driving frames per forward pass")] = BATCH,
     device: DeviceOption = DEVICE,
     side_by_side_view: Annotated[bool, typer.Option("--side-by-side", help="write source | driving | result panels")] = False,
-    crop_mode: Annotated[CropMode, typer.Option("--crop", help="auto: face-crop the source photo and the driving video with the dataset's crop rule (MTCNN); none: use them as they are")] = CropMode.none,
+    crop_mode: Annotated[CropMode, typer.Option("--crop", help="auto: face-crop the source photo and the driving video with the dataset's crop rule (MTCNN); liax: LIA-X's rule (face on the first frame, enlarged 0.25, top 0.5, square of the short side); none: use them as they are")] = CropMode.none,
+    model: ModelOption = ModelKind.lia,
 ) -> None:
     """Animate a source image with the motion of a driving video (the source is encoded once)."""
     import collections
@@ -104,7 +131,7 @@ def animate_command(
     from vhq.io import files, video
 
     files.check_writable(out)
-    generator = load_model(ckpt, device, size)
+    generator = load_model(ckpt, device, size, model)
     src = video.read_image(source)
     info = video.probe(driving)
     drv_square = None
@@ -112,15 +139,26 @@ def animate_command(
         from vhq.dataset.crop import autocrop
 
         src = autocrop.crop(src, autocrop.face_square([src.numpy()], source))
-        drv_square = autocrop.video_square(driving)
-        console.info(f"--crop auto: source {src.shape[1]}x{src.shape[0]} face crop; driving square {drv_square.xyxy}")
+        drv_square = autocrop.video_square(driving).xyxy
+        console.info(f"--crop auto: source {src.shape[1]}x{src.shape[0]} face crop; driving square {drv_square}")
+    elif crop_mode is CropMode.liax:
+        from lia.x.crop import face_square
+        from vhq.dataset.crop.faces import Detector
+
+        detector = Detector()
+        x0, y0, x1, y1 = face_square(src.numpy(), detector, str(source))
+        src = src[y0:y1, x0:x1]
+        first = next(iter(video.iter_frames(driving, batch_size=1, count=1)))[0]
+        drv_square = face_square(first.numpy(), detector, str(driving))
+        console.info(f"--crop liax: source {src.shape[1]}x{src.shape[0]} face crop; driving square {drv_square}")
     # Driving batches handed to animate() are kept until their results come back (side-by-side panels).
     pending: collections.deque[torch.Tensor] = collections.deque()
 
     def driving_batches() -> Iterator[torch.Tensor]:
         for chunk in rebatch(video.iter_frames(driving, batch_size=batch), batch):
             if drv_square is not None:
-                chunk = autocrop.crop(chunk, drv_square)
+                x0, y0, x1, y1 = drv_square
+                chunk = chunk[:, y0:y1, x0:x1]
             pending.append(chunk)
             yield chunk
 
@@ -161,14 +199,30 @@ def reference_command(
     out: Annotated[Path, typer.Option("--out", help="output image (PNG)", dir_okay=False)],
     ckpt: CkptOption = None,
     device: DeviceOption = DEVICE,
+    model: ModelOption = ModelKind.lia,
 ) -> None:
     """Render the reference image x_r of a source: its appearance latent decoded with no motion."""
     from lia.animate import reference
     from vhq.io import files, video
 
     files.check_writable(out)
-    generator = load_model(ckpt, device)
+    generator = load_model(ckpt, device, model=model)
     console.echo(str(video.write_image(out, reference(generator, video.read_image(source)))))
+
+
+def parse_range(text: str | None, default: float) -> tuple[float, float]:
+    """``--range``: ``R`` means ``[-R, R]``; ``LO,HI`` is taken as given."""
+    if text is None:
+        return -default, default
+    try:
+        parts = [float(v) for v in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1 and parts[0] >= 0:
+        return -parts[0], parts[0]
+    if len(parts) == 2 and parts[0] < parts[1]:
+        return parts[0], parts[1]
+    raise BadInput(f"--range {text!r}: expected R >= 0 (walk -R..R) or LO,HI with LO < HI, e.g. --range -1,1")
 
 
 @lia_app.command("directions")
@@ -176,34 +230,41 @@ def directions_command(
     source: SourceOption,
     out: Annotated[Path, typer.Option("--out", help="output folder (replaced atomically)", file_okay=False)],
     ckpt: CkptOption = None,
-    limit: Annotated[float, typer.Option("--range", min=0.0, help="walk each alpha_i from -RANGE to +RANGE around the source's value")] = WALK_RANGE,
+    walk_range: Annotated[str | None, typer.Option("--range", help=f"R (walk from -R to +R) or LO,HI, added to the source's own alpha_i; default: {WALK_RANGE:g} (lia), {LIAX_WALK_RANGE:g} (liax)")] = None,
     steps: Annotated[int, typer.Option("--steps", min=2, help="frames per walk")] = WALK_STEPS,
     index: Annotated[Optional[list[int]], typer.Option("--index", help="direction to walk (repeatable); default: all")] = None,
+    direction: Annotated[list[str] | None, typer.Option("--direction", help="--model liax: a named direction to walk (repeatable): yaw, pitch, roll, mouth, eyes, eyebrows, ...")] = None,
     grid_columns: Annotated[int, typer.Option("--grid-columns", min=2, help="walk positions shown in grid.png")] = 5,
     fps: Annotated[float, typer.Option("--fps", min=1.0, help="frame rate of the clips")] = 8.0,
     batch: Annotated[int, typer.Option("--batch", min=1, help="frames per forward pass")] = BATCH,
     device: DeviceOption = DEVICE,
+    model: ModelOption = ModelKind.lia,
 ) -> None:
     """Walk each motion direction: one clip per direction (direction_NN.mp4) and grid.png (a row per direction).
 
     Frame j of direction i decodes z + Q (alpha(source) + v_j e_i), with v_j evenly spaced in
-    [-RANGE, RANGE]; the grid's columns are GRID_COLUMNS evenly spaced positions of the walk.
+    [LO, HI] (RANGE R: [-R, R]); the grid's columns are GRID_COLUMNS evenly spaced positions of the walk.
     """
     import torch
 
-    from lia.animate import walk_direction, walk_values
+    from lia.animate import walk_direction
+    from lia.x.directions import direction_index, name_of
     from vhq.io import files, video
 
+    if direction and model is not ModelKind.liax:
+        raise BadInput("--direction names LIA-X directions; use it with --model liax (LIA's directions have no names: use --index)")
+    low, high = parse_range(walk_range, LIAX_WALK_RANGE if model is ModelKind.liax else WALK_RANGE)
+    named = [direction_index(d) for d in direction or ()]
     files.check_writable(out, folder=True)
-    generator = load_model(ckpt, device)
-    if generator.dictionary == "none":
+    generator = load_model(ckpt, device, model=model)
+    if getattr(generator, "dictionary", "orthogonal") == "none":
         raise BadInput(f"{resolve_checkpoint(ckpt)}: this model has no motion dictionary (trained with --dictionary none): no directions to walk")
-    indices = list(range(generator.motion_dim)) if not index else index
+    indices = list(dict.fromkeys((index or []) + named)) or list(range(generator.motion_dim))
     bad = [i for i in indices if not 0 <= i < generator.motion_dim]
     if bad:
         raise BadInput(f"--index {bad[0]} is out of range: the checkpoint has {generator.motion_dim} directions (0..{generator.motion_dim - 1})")
     src = video.read_image(source)
-    values = walk_values(limit, steps)
+    values = torch.linspace(low, high, steps)
     columns = torch.linspace(0, steps - 1, min(grid_columns, steps)).round().long()
     rows = []
     with files.atomic_path(out, suffix="") as tmp:
@@ -213,7 +274,10 @@ def directions_command(
             video.write_video(tmp / f"direction_{i:02d}.mp4", frames, fps=fps)
             rows.append(torch.cat(list(frames[columns]), dim=1))
         video.write_image(tmp / "grid.png", torch.cat(rows, dim=0))
-        files.write_json(tmp / "walk.json", {"directions": indices, "values": values.tolist(), "grid_values": values[columns].tolist()})
+        walk = {"directions": indices, "values": values.tolist(), "grid_values": values[columns].tolist()}
+        if model is ModelKind.liax:
+            walk["names"] = {str(i): name_of(i) for i in indices if name_of(i)}
+        files.write_json(tmp / "walk.json", walk)
     console.echo(str(out))
 
 

@@ -27,13 +27,13 @@ REQUIRED = inspect.Parameter.empty
 
 # The options every protocol takes, around its own in --help: name → (declaration, default).
 BEFORE = {
-    "model": (Annotated[str, typer.Option("--model", help="lia, static (source repeated), gt (ground truth copied), cmd (--command), or a Python entry point module:function.")], REQUIRED),
+    "model": (Annotated[str, typer.Option("--model", help="lia, liax (LIA-X, 512 px; default weights 'lia_x'), static (source repeated), gt (ground truth copied), cmd (--command), or a Python entry point module:function.")], REQUIRED),
     "data": (Annotated[Path, typer.Option("--data", help="Folder with the `vhq split` lists (<split>.csv, or split/<split>.csv).")], REQUIRED),
     "out": (Annotated[Path, typer.Option("--out", help="Folder for predictions, per-model runs and the default leaderboard (one folder per protocol).")], REQUIRED),
-    "ckpt": (Annotated[Optional[Path], typer.Option("--ckpt", help="--model lia: checkpoint (vhq-lia from `vhq train-lia`, official vox.pt, or a generator state_dict).", dir_okay=False)], None),
+    "ckpt": (Annotated[Optional[Path], typer.Option("--ckpt", help="--model lia: checkpoint (vhq-lia from `vhq train-lia`, official vox.pt, or a generator state_dict); --model liax: a LIA-X state_dict (default: the cached lia_x weights).", dir_okay=False)], None),
     "command": (Annotated[Optional[str], typer.Option("--command", help="--model cmd: run per clip, e.g. 'python my.py --src {source} --drv {driving} -o {out}' ({mode}, {key} also filled in).")], None),
     "split": (Annotated[str, typer.Option("--split", help="Which list to run on.")], BenchOptions.split),
-    "name": (Annotated[Optional[str], typer.Option("--name", help="Model name on the leaderboard (default: lia-<ckpt stem>, static, gt, cmd, the function's name).")], BenchOptions.name),
+    "name": (Annotated[Optional[str], typer.Option("--name", help="Model name on the leaderboard (default: lia-<ckpt stem>, lia-x, static, gt, cmd, the function's name).")], BenchOptions.name),
 }
 AFTER = {
     "fmt": (Annotated[str, typer.Option("--format", help="Predictions: mp4 (H.264 lossless RGB, libx264rgb CRF 0) or png (frame folders).")], BenchOptions.fmt),

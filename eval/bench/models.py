@@ -6,6 +6,7 @@ same-identity reconstruction, ``relative`` for cross-identity transfer), and yie
 frames in batches. The bench writes them losslessly and checks their count.
 
 - ``lia``: a LIA checkpoint (vhq-lia, official ``vox.pt``-style, or a generator state_dict).
+- ``liax``: a LIA-X state_dict (default: the cached ``lia_x`` weights, the released 512-px model).
 - ``static``: the source frame repeated (the floor every method must beat).
 - ``gt``: the driving frames copied (reconstruction: the ground truth, all paired metrics 0).
 - ``cmd``: an external command run once per clip on files (see :class:`CommandModel`).
@@ -32,7 +33,7 @@ import torch
 from vhq.errors import BadInput
 from vhq.io import files, video
 
-BUILTIN = ("lia", "static", "gt", "cmd")
+BUILTIN = ("lia", "liax", "static", "gt", "cmd")
 PLACEHOLDERS = ("{source}", "{driving}", "{out}")
 STDERR_TAIL = 400
 
@@ -123,6 +124,29 @@ class LiaModel(Model):
         from lia.animate import animate
 
         yield from animate(self.generator, source, driving, mode=mode, batch=self.batch)
+
+
+class LiaXModel(LiaModel):
+    """A LIA-X generator (``--ckpt`` or the cached ``lia_x`` weights); animated as LIA is."""
+
+    kind = "liax"
+
+    def __init__(self, ckpt: Path | None, device: str = "cpu", batch: int = 8):
+        from lia.x.checkpoint import load_generator
+        from lia.x.defaults import WEIGHTS
+        from vhq import console, weights
+
+        provenance = {}
+        if ckpt is None:
+            ckpt = weights.path(WEIGHTS)
+            provenance = weights.provenance(WEIGHTS)
+            console.info(f"{WEIGHTS}: {weights.entry(WEIGHTS).licence}")
+        ckpt = Path(ckpt)
+        self.generator = load_generator(ckpt).to(device)
+        self.batch = batch
+        self.default_name = "lia-x" if ckpt.stem == "lia-x" else f"lia-x-{ckpt.stem}"
+        self._identity = {"kind": "liax", "ckpt": str(ckpt.resolve()), "ckpt_sha256": files.sha256_file(ckpt),
+                          "config": self.generator.config, **provenance}
 
 
 def _plain(v):
@@ -270,6 +294,8 @@ def make_model(model: str, *, ckpt: Path | None = None, command: str | None = No
     """The adapter named by ``--model`` (a built-in name or ``module:function``)."""
     if model == "lia":
         return LiaModel(ckpt, device=device, batch=batch)
+    if model == "liax":
+        return LiaXModel(ckpt, device=device, batch=batch)
     if model == "static":
         return StaticModel()
     if model == "gt":

@@ -151,3 +151,12 @@ for _name, _what in (("vox", "VoxCeleb"), ("taichi", "TaiChi-HD"), ("ted", "TED-
         instructions=f"download {_name}.pt from the Google Drive link in the README of github.com/wyhsirius/LIA",
         used_by="animate, bench",
     ))
+register(WeightEntry(
+    name="lia_x",
+    filename="lia-x.pt",
+    description="LIA-X generator (size 512, 40 named motion directions; 910,571,751 fp32 parameters, a ~3.6 GB file)",
+    licence="CC BY-NC 4.0 (wyhsirius/LIA-X): non-commercial use only",
+    import_only=True,
+    instructions="download lia-x.pt from https://huggingface.co/YaohuiW/LIA-X (linked from the README of github.com/wyhsirius/LIA-X)",
+    used_by="animate --model liax, bench --model liax",
+))

@@ -136,3 +136,29 @@ def test_to_uint8_rounds_and_clamps():
     assert to_uint8(x, "t")[0, 0, :, 0].tolist() == [0, 0, 128, 255, 255]
     with pytest.raises(Exception, match="NaN"):
         to_uint8(torch.full((1, 2, 2, 3), float("nan")), "t")
+
+
+def test_liax_reconstruct_rows_and_default_weights(cli, data, tmp_path):
+    import json
+
+    from lia.x.generator import LiaXGenerator
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "lia-x.pt"  # the released file's name and format (a bare state_dict), a tiny random model
+    torch.save(LiaXGenerator(size=32, scale=0.5, style_dim=64, motion_dim=40).state_dict(), ckpt)
+    out = tmp_path / "bench"
+    code, _, err = cli("bench", "reconstruct", "--model", "liax", "--data", data, "--out", out, "--metrics", "l1", "--device", "cpu")
+    assert code == 1 and "weight 'lia_x'" in err and "vhq weights import lia_x" in err and "Traceback" not in err
+    assert not (out / "preds").exists()
+    code, _, err = cli("weights", "import", "lia_x", ckpt)
+    assert code == 0, err
+    code, stdout, err = cli("bench", "reconstruct", "--model", "liax", "--data", data, "--out", out, "--metrics", "l1", "--device", "cpu")
+    assert code == 0, err
+    assert "lia_x: CC BY-NC 4.0" in err
+    assert "lia-x: reconstruct, 3 predicted now" in stdout
+    assert video.probe(next(iter(video.list_videos(out / "preds" / "lia-x").values()))).width == 32  # the model's size
+    row = files.read_csv(out / "leaderboard.csv")[0]
+    assert row["model"] == "lia-x" and 0 < float(row["value"]) < 1
+    model = json.loads(row["details"])["bench"]["model"]
+    assert model["kind"] == "liax" and model["config"] == {"size": 32, "scale": 0.5, "style_dim": 64, "motion_dim": 40}
+    assert model["weight"] == "lia_x" and model["ckpt_sha256"] == files.sha256_file(ckpt)
