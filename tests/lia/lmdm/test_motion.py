@@ -32,13 +32,10 @@ def test_codes_are_the_encoders_and_shards_partition_and_resume(cli, lia64, tmp_
 
 
 def test_a_folder_of_another_lia_is_refused(cli, lia64, tmp_path):
-    from lia import Generator
+    from lia.lmdm.motion import write_shard
 
     write_clips(tmp_path / "clips", count=1, frames=2, side=64)
     out = tmp_path / "motion"
-    assert cli("lia", "motion", "--clips", tmp_path / "clips", "--ckpt", lia64, "--out", out, "--device", "cpu")[0] == 0
-    torch.manual_seed(1)
-    other = tmp_path / "other.pt"
-    torch.save({"gen": Generator(64).state_dict()}, other)
-    code, _, err = cli("lia", "motion", "--clips", tmp_path / "clips", "--ckpt", other, "--out", out, "--device", "cpu")
+    write_shard(out / "motion-1-of-1-00000.pt", {"sha256": "f" * 64, "config": {}, "file": "other.pt"}, {"clip00": torch.zeros(2, 20)}, {})
+    code, _, err = cli("lia", "motion", "--clips", tmp_path / "clips", "--ckpt", lia64, "--out", out, "--device", "cpu")
     assert code == 1 and "holds codes of another LIA checkpoint" in err and "Traceback" not in err
