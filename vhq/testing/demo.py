@@ -153,7 +153,7 @@ class DemoFailed(VhqError):
 
 def _env() -> dict:
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])  # the checkout holding cli.py
+    root = str(Path(__file__).resolve().parents[2])  # the checkout holding cli.py
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
