@@ -74,6 +74,7 @@ def training_loop(opts: LmdmOptions, *, run_dir: Path | Callable[[], Path] | Non
     ema = copy.deepcopy(net).eval().requires_grad_(False) if opts.ema > 0 else None
     norm = windows.norm
     step = 0
+    moved = False
     if opts.resume is not None:
         state = read_lmdm(opts.resume)
         if state["config"]["unet"] != net.cfg.to_dict() or int(state["config"]["seq_len"]) != opts.seq_len or state["config"]["diffusion"] != diffusion.cfg.to_dict():
@@ -87,6 +88,7 @@ def training_loop(opts: LmdmOptions, *, run_dir: Path | Callable[[], Path] | Non
         step = int(state["step"])
         norm = type(norm)(state["norm"]["mean"].float(), state["norm"]["std"].float())
         windows.norm = norm
+        moved = state.get("data_fingerprint") not in (None, fingerprint)
     if distributed.is_distributed():
         for t in net.state_dict().values():
             torch.distributed.broadcast(t, src=0)
@@ -102,7 +104,7 @@ def training_loop(opts: LmdmOptions, *, run_dir: Path | Callable[[], Path] | Non
              f"{len(windows)} windows of {opts.seq_len} codes, batch {opts.batch} = {world} process(es), {opts.iters} steps, "
              f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters, device {dev}")
     if opts.resume is not None:
-        log.line(f"resumed from {opts.resume} at step {step}")
+        log.line(f"resumed from {opts.resume} at step {step}" + (" (the motion codes changed; the checkpoint's normalisation is kept)" if moved else ""))
 
     def save(at: int) -> Path | None:
         path = None
