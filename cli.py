@@ -16,6 +16,7 @@ import typer
 from eval import cli as eval_cli
 from eval.bench import cli as bench_cli
 from lia import cli as lia_cli
+from lia.lmdm import cli as lmdm_cli
 from lia.train import cli as train_cli
 from vhq import __version__
 from vhq.dataset import cli as dataset_cli
@@ -47,8 +48,9 @@ def _root(
 
 
 # In data-flow order: build the dataset, get weights, score, run models, train, demo.
-for area in (dataset_cli, weights_cli, eval_cli, bench_cli, lia_cli, train_cli, demo_cli):
+for area in (dataset_cli, weights_cli, eval_cli, bench_cli, lia_cli, train_cli, lmdm_cli, demo_cli):
     app.add_typer(area.app)
+lia_cli.lia_app.command("motion")(lmdm_cli.motion_command)
 
 
 # Failures of the machine rather than of vhq: reported in one line like a VhqError.

@@ -1,4 +1,4 @@
-"""``vhq bench reconstruct|cross``.
+"""``vhq bench reconstruct|cross|generate``.
 
 Kept free of heavy imports so ``vhq --help`` stays fast; models and networks load inside the commands.
 """
@@ -98,14 +98,50 @@ def cross_command(
     _run(cross, dict(metrics=metrics, pairs=pairs, frames=frames), common)
 
 
+@protocol_command("generate")
+def generate_command(
+    lmdm: Annotated[Optional[Path], typer.Option("--lmdm", help="--model lmdm: the `vhq train-lmdm` checkpoint (--ckpt is the LIA that renders).", dir_okay=False)] = None,
+    lengths: Annotated[str, typer.Option("--lengths", help="Frames per generated video, one set each (LEO: 16 and 128).")] = "16,128",
+    metrics: Annotated[str, typer.Option(help=f"Distribution metrics: {catalog.names('distribution')} (LEO: FVD, KVD, ACD).")] = "fvd_i3d,kvd,acd",
+    fvd_protocol: Annotated[str, typer.Option("--fvd-protocol", help="FVD clip protocol: stylegan-v (LEO's faces), digan (LEO's TaichiHD), tats.")] = "stylegan-v",
+    seed: Annotated[int, typer.Option("--seed", help="Base seed; each clip's seed is derived from it and the clip id (recorded in the model identity).")] = 0,
+    sampler: Annotated[str, typer.Option("--sampler", help="ddpm (ancestral, the paper's) or ddim (--steps, not the paper's).")] = "ddpm",
+    steps: Annotated[Optional[int], typer.Option("--steps", min=1, help="--sampler ddim: number of steps.")] = None,
+    **common,
+) -> None:
+    """LEO's generation protocol: the first frame of each clip starts a video of each length; FVD/KVD/ACD against the real set."""
+    from eval.bench.models import LmdmModel
+    from eval.bench.protocols import generate
+    from vhq import distributed
+    from vhq.errors import BadInput
+
+    if common["model"] != "lmdm":
+        raise BadInput(f"--model {common['model']!r}: `vhq bench generate` runs --model lmdm (with --ckpt LIA --lmdm LMDM)")
+    if sampler not in ("ddpm", "ddim"):
+        raise BadInput(f"--sampler {sampler!r}: choose ddpm or ddim")
+    try:
+        lens = tuple(int(v) for v in lengths.split(",") if v.strip())
+    except ValueError:
+        raise BadInput(f"--lengths {lengths!r}: a comma list of frame counts") from None
+    opts = _options(dict(metrics=metrics), common)
+    model = LmdmModel(common["ckpt"], lmdm, device=str(distributed.resolve_device(opts.device)), batch=opts.batch_size, seed=seed,
+                      sampler=sampler, steps=steps)
+    for res in generate(model, opts, lens, fvd_protocol=fvd_protocol):
+        _report(res)
+
+
+def _options(own: dict, c: dict) -> BenchOptions:
+    return BenchOptions(**own, data=c["data"], out=c["out"], split=c["split"], name=c["name"], fmt=c["fmt"], leaderboard=c["leaderboard"],
+                        skip_missing_weights=c["skip_missing_weights"], device=c["device"], batch_size=c["batch_size"], limit=c["limit"],
+                        shard=Shard.parse(c["shard"]), score=not c["no_score"])
+
+
 def _run(protocol, own: dict, c: dict) -> None:
     """Build the options, then the model; run the protocol and print what it did."""
     from eval.bench.models import make_model
     from vhq import distributed
 
-    opts = BenchOptions(**own, data=c["data"], out=c["out"], split=c["split"], name=c["name"], fmt=c["fmt"], leaderboard=c["leaderboard"],
-                        skip_missing_weights=c["skip_missing_weights"], device=c["device"], batch_size=c["batch_size"], limit=c["limit"],
-                        shard=Shard.parse(c["shard"]), score=not c["no_score"])
+    opts = _options(own, c)
     model = make_model(c["model"], ckpt=c["ckpt"], command=c["command"], device=str(distributed.resolve_device(opts.device)),
                        batch=opts.batch_size, command_timeout=c["command_timeout"])
     _report(protocol(model, opts))

@@ -149,6 +149,50 @@ class LiaXModel(LiaModel):
                           "config": self.generator.config, **provenance}
 
 
+class LmdmModel(Model):
+    """LEO's conditional generation: an LMDM samples codes from the start frame's, LIA renders them.
+
+    It takes no driving motion: ``run`` makes ``frames`` frames from the source alone, seeded per
+    clip from ``seed`` and the clip's key (:func:`lia.lmdm.generate.video_seed`).
+    """
+
+    kind = "lmdm"
+
+    def __init__(self, lia_ckpt: Path | None, lmdm_ckpt: Path | None, device: str = "cpu", batch: int = 8, seed: int = 0,
+                 sampler: str = "ddpm", steps: int | None = None):
+        from lia.checkpoint import load_checkpoint
+        from lia.lmdm.generate import Sampling
+        from lia.lmdm.model import load_lmdm
+
+        if lia_ckpt is None or lmdm_ckpt is None:
+            raise BadInput("bench generate needs --ckpt LIA and --lmdm LMDM", "the LIA checkpoint renders, the `vhq train-lmdm` checkpoint samples the motion")
+        lia_ckpt, lmdm_ckpt = Path(lia_ckpt), Path(lmdm_ckpt)
+        loaded = load_checkpoint(lia_ckpt)
+        self.generator = loaded.generator().to(device)
+        self.lmdm = load_lmdm(lmdm_ckpt)
+        if self.lmdm.motion_dim != self.generator.motion_dim:
+            raise BadInput(f"{lmdm_ckpt}: models {self.lmdm.motion_dim}-dimensional codes, {lia_ckpt} has {self.generator.motion_dim}")
+        self.lmdm.net.to(device)
+        self.sampling = Sampling(sampler, steps)
+        self.batch, self.seed = batch, seed
+        self.default_name = f"lmdm-{lmdm_ckpt.stem}"
+        self._identity = {
+            "kind": "lmdm", "lia_ckpt": str(lia_ckpt.resolve()), "lia_sha256": files.sha256_file(lia_ckpt), "lia_config": loaded.config,
+            "lmdm_ckpt": str(lmdm_ckpt.resolve()), "lmdm_sha256": files.sha256_file(lmdm_ckpt), "lmdm_config": self.lmdm.config(),
+            "lmdm_step": _plain(self.lmdm.extra.get("step")), "lmdm_trained_on_lia": self.lmdm.lia.get("sha256"),
+            "sampler": self.sampling.label(), "seed": seed,
+        }
+
+    def identity(self) -> dict:
+        return dict(self._identity)
+
+    def run(self, key, source, driving_path, frames, mode, staging):
+        from lia.lmdm.generate import generate, video_seed
+
+        _, batches = generate(self.generator, self.lmdm, source, frames, video_seed(self.seed, key), self.sampling, self.batch)
+        return batches
+
+
 def _plain(v):
     return v if isinstance(v, (bool, int, float, str, type(None))) else repr(v)
 

@@ -372,3 +372,86 @@ def _write_real_set(real_dir: Path, clips: list[ListedClip], info: dict, frames:
             continue
         video.write_video(dest, video.iter_frames(c.path, batch_size=16, count=n), info[c.clip_id].fps or video.DEFAULT_FOLDER_FPS, **LOSSLESS_MP4)
 
+
+
+# ------------------------------------------------------------------ generate (LEO)
+
+GENERATE_LENGTHS = (16, 128)  # LEO: FVD16 and FVD128
+GENERATE_METRICS = "fvd_i3d,kvd,acd"  # LEO's Tables 1-2
+
+
+def generate(model: Model, opts: BenchOptions, lengths: tuple[int, ...] = GENERATE_LENGTHS, embedder=None, embedder_info: dict | None = None,
+             fvd_protocol: str = "stylegan-v") -> list[BenchResult]:
+    """LEO's protocol: the first frame of every clip of the split starts a video of each length in ``lengths``.
+
+    Every length is its own set: ``preds/<model>/<L>f/``, ``runs/<model>/<L>f/`` and the real set
+    ``real-<L>f/`` (the first L frames of every clip), scored with the distribution metrics (FVD with
+    the protocol named, KVD, ACD; csim to the start frame on request). One result per length.
+    """
+    from eval import report
+    from eval.distribution import evaluate_distribution, face_embedder
+    from eval.report import set_fingerprint, to_summary
+
+    distributed.init()
+    bad = [n for n in lengths if n < 16]
+    if not lengths or bad:
+        raise BadInput(f"--lengths {','.join(map(str, lengths))}: the video metrics need videos of at least 16 frames")
+    listing, clip_list = read_split(opts.data, opts.split)
+    requested = catalog.parse_metrics(opts.metrics or GENERATE_METRICS, None, ordered=False)
+    paired = [m.name for m in requested if m.kind == "paired"]
+    if paired:
+        raise BadInput(f"generated videos have no ground truth: {', '.join(paired)} need one", f"use {catalog.names('distribution')}")
+    provided = ("embeddings",) if embedder is not None else ()
+    metrics, skipped = check_weights(requested, opts.skip_missing_weights, provided) if opts.score else ([], {})
+    if opts.limit:
+        clip_list = clip_list[: opts.limit]
+    out = opts.out
+    _check_protocol_folder(out, "generate", listing)
+    name = _name(model, opts)
+    info = {c.clip_id: video.probe(c.path) for c in clip_list}
+    sources_dir = out / "sources"
+    if distributed.rank() == 0:
+        for c in clip_list:
+            dest = sources_dir / f"{c.clip_id}.png"
+            if not dest.exists():
+                video.write_image(dest, video.read_frames(c.path, 0, 1)[0])
+    distributed.barrier()
+    if embedder is None and opts.score and any(m.scorer == "embeddings" for m in metrics):
+        embedder, embedder_info = face_embedder(opts.aed_crop, opts.device)
+    board = opts.leaderboard if opts.leaderboard is not None else out / "leaderboard.csv"
+    results = []
+    for n in lengths:
+        jobs = [Job(c.clip_id, c.path, c.path, n, info[c.clip_id].fps or video.DEFAULT_FOLDER_FPS, "generate") for c in clip_list]
+        preds, run_dir, real_dir = out / "preds" / name / f"{n}f", out / "runs" / name / f"{n}f", out / f"real-{n}f"
+        if distributed.rank() == 0:
+            _write_real_set(real_dir, clip_list, info, n)
+        distributed.barrier()
+        done, reused = predict(model, jobs, preds, run_dir, opts.fmt, opts.shard)
+        distributed.barrier()
+        result = BenchResult(name, f"generate {n}f", preds, run_dir, done, reused, [], skipped, None)
+        results.append(result)
+        status = read_status(run_dir)
+        not_ok = [j.key for j in jobs if status.get(j.key, {}).get("status") != "ok"]
+        if not opts.score or opts.shard.count > 1 or not_ok or not metrics:
+            continue
+        pred_view = _scored_view(preds, run_dir, {j.key for j in jobs}, opts.fmt)
+        dist_rows = evaluate_distribution(pred_view, real_dir, [m.name for m in metrics], source_dir=sources_dir, embedder=embedder,
+                                          embedder_info=embedder_info, batch_size=opts.batch_size, device=opts.device, record_dir=run_dir,
+                                          fvd_protocol=fvd_protocol, frames=n)
+        if distributed.rank() != 0:
+            continue
+        real_fp = set_fingerprint(real_dir)
+        testset = f"{opts.data.resolve().name}/{opts.split} generate {n}f"
+        rows = report.leaderboard_rows([to_summary(r) for r in dist_rows], model=name, testset=testset, fingerprint=files.sha256_strings([real_fp, str(n)]))
+        real_set = real_set_description(clip_list, info, n, listing)
+        real_set["fingerprint"] = real_fp
+        details = {
+            "bench": {"protocol": "generate", "source": "frame 0 of each clip", "frames": n, "motion": "generated (no driving video)",
+                      "fvd_protocol": fvd_protocol, "format": opts.fmt, "model": model.identity()},
+            "real_set": real_set,
+        }
+        rows = report.with_details(rows, **details)
+        result.rows = rows
+        result.paths.update(real=real_dir, sources=sources_dir)
+        _finish(result, rows, board, model, opts, {"clips": len(jobs), "frames": n, "real_set": real_set})
+    return results

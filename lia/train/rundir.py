@@ -52,7 +52,7 @@ def memory_gb(device: torch.device) -> dict[str, float]:
 class RunLog:
     """Status lines to stderr and log.txt, stats to stats.jsonl (and TensorBoard); rank 0 only."""
 
-    def __init__(self, run_dir: Path | None, total_steps: int, start_step: int, enabled: bool = True):
+    def __init__(self, run_dir: Path | None, total_steps: int, start_step: int, enabled: bool = True, label: str = "train-lia"):
         self.run_dir = run_dir
         self.enabled = enabled and run_dir is not None
         self.tb = None
@@ -68,7 +68,7 @@ class RunLog:
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console.stderr)
             self.bar.start()
-            self.task = self.bar.add_task("train-lia", total=total_steps, completed=start_step)
+            self.task = self.bar.add_task(label, total=total_steps, completed=start_step)
 
     def line(self, text: str, to_console: bool = True) -> None:
         if not self.enabled:

@@ -8,7 +8,11 @@
    ``vhq manifest import-fomm`` → ``vhq download`` (the 720p-only video is refused: below 1080p)
    → ``vhq crop`` → ``vhq split`` → ``vhq train-lia`` (tiny: size 128, a few minutes, a smoke run)
    → ``vhq bench reconstruct`` for ``lia``, ``static`` and ``gt`` → ``vhq eval`` (the bench's
-   layout scored by the standalone command) → ``vhq leaderboard render``.
+   layout scored by the standalone command) → ``vhq leaderboard render``;
+4. a smoke leg of LEO's motion diffusion on that LIA: ``vhq lia motion`` (the train clips' codes)
+   → ``vhq train-lmdm`` (a tiny U-Net, a few dozen steps) → ``vhq generate`` (one video from a test
+   clip's first frame, two chunks) → ``vhq bench generate`` (16-frame videos from every test clip,
+   scored with FVD/KVD/ACD when their weights are cached).
 
 Metrics whose weights are not in the cache are skipped and listed with the command that gets
 them; offline that leaves L1 and ``akd_dlib68`` (dlib ships its predictor in a wheel). Nothing is
@@ -63,6 +67,9 @@ class DemoPlan:
     train_iters: int = 4  # LIA steps: tens of seconds each on a 2-core CPU
     train_batch: int = 2
     metrics: str = "l1,lpips,akd,mkr,aed,akd_dlib68"
+    lmdm_iters: int = 60  # LMDM smoke run: a tiny U-Net, 16-code sequences, 100 diffusion steps
+    lmdm_seq_len: int = 16
+    lmdm_frames: int = 20  # `vhq generate`: two chunks of 16 codes sharing one
 
     def digest(self) -> str:
         return files.sha256_strings([json.dumps(asdict(self), sort_keys=True)])[:16]
@@ -146,7 +153,7 @@ class DemoFailed(VhqError):
 
 def _env() -> dict:
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])  # the checkout holding cli.py
+    root = str(Path(__file__).resolve().parents[2])  # the checkout holding cli.py
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
@@ -246,6 +253,9 @@ def run(out: str | Path = "demo-out", plan: DemoPlan = PLAN) -> DemoRun:
     for label, margs in models:
         demo.vhq(f"bench {label}", "bench", "reconstruct", *margs, *bench_common)
 
+    if models[0][0] == "lia" and plan.lmdm_iters:
+        lmdm_leg(demo, crops, models[0][1][3], notes)
+
     scored = LIA_MODEL if models[0][0] == "lia" else "static"
     demo.vhq("eval", "eval", "--pred", bench_out / "preds" / scored, "--gt", bench_out / "gt", "--metrics", "l1", "--out", out / "eval",
              "--name", scored)
@@ -256,6 +266,36 @@ def run(out: str | Path = "demo-out", plan: DemoPlan = PLAN) -> DemoRun:
     if check["problems"]:
         raise DemoFailed("; ".join(check["problems"]))
     return demo
+
+
+def lmdm_train_args(plan: DemoPlan, motion: Path, runs: Path) -> list:
+    """A smoke run: a tiny U-Net on 16-code sequences, 100 diffusion steps, one checkpoint at the end."""
+    return ["train-lmdm", "--motion", motion, "--out", runs, "--seq-len", plan.lmdm_seq_len, "--batch", 8, "--iters", plan.lmdm_iters,
+            "--tick", max(plan.lmdm_iters // 2, 1), "--snap", 1, "--keep", 1, "--diffusion-steps", 100, "--ema", 0.9,
+            "--channels", 32, "--mult", "1,2", "--res-blocks", 1, "--attention", 1, "--groups", 8, "--desc", "smoke"]
+
+
+def lmdm_leg(demo: DemoRun, crops: Path, lia_ckpt: Path, notes: list[str]) -> None:
+    """lia motion → train-lmdm → generate → bench generate: a smoke run of the plumbing, not a model."""
+    plan, out = demo.plan, demo.out
+    t = time.monotonic()
+    motion = out / f"motion-{files.sha256_file(lia_ckpt)[:12]}"  # one folder per LIA checkpoint
+    demo.vhq("lia motion", "lia", "motion", "--clips", crops, "--split", "train", "--ckpt", lia_ckpt, "--out", motion, "--batch", 8)
+    lmdm_runs = out / "lmdm-runs"
+    files.remove(lmdm_runs)  # the LIA above may be new: train on its codes afresh (seconds)
+    demo.vhq("train-lmdm", *lmdm_train_args(plan, motion, lmdm_runs))
+    lmdm = latest_checkpoint(lmdm_runs)
+    if lmdm is None:
+        raise DemoFailed(f"`vhq train-lmdm` wrote no checkpoint under {lmdm_runs}")
+    first_test = files.read_csv(crops / "test.csv")[0]
+    demo.vhq("generate", "generate", "--lia", lia_ckpt, "--lmdm", lmdm, "--start", crops / first_test["path"], "--frames", plan.lmdm_frames,
+             "--seed", 0, "--out", out / "generated")
+    demo.vhq("bench generate", "bench", "generate", "--model", "lmdm", "--ckpt", lia_ckpt, "--lmdm", lmdm, "--data", crops, "--split", "test",
+             "--out", out / "bench-generate", "--lengths", 16, "--name", "lmdm-smoke", "--skip-missing-weights")
+    notes.append(f"lmdm-smoke: `vhq lia motion` → {plan.lmdm_iters} `vhq train-lmdm` steps of a tiny U-Net (100 diffusion steps) → "
+                 f"`vhq generate` ({plan.lmdm_frames} frames, {out / 'generated'}) → `vhq bench generate` (16-frame videos, "
+                 f"{out / 'bench-generate'}) in {time.monotonic() - t:.0f}s. A smoke run of the plumbing on an untrained LIA: "
+                 "LEO trains on full datasets on a GPU (docs/lmdm.md).")
 
 
 PAIRED = tuple(m.column for m in catalog.of_kind("paired"))
@@ -310,7 +350,8 @@ def _summary(demo: DemoRun, notes: list[str], check: dict, seconds: float) -> No
         ("synthetic site", out / "site"), ("FOMM-style metadata", out / "vox-metadata.csv"), ("manifest", out / "manifest.csv"),
         ("downloads + status", out / "videos" / "download_status.csv"), ("crops + status", out / "crops" / "crop_status.csv"),
         ("split", out / "crops" / "test.csv"), ("split report", out / "crops" / "split_report.md"),
-        ("LIA runs", out / "runs"), ("predictions", out / "bench" / "preds"), ("per-model runs", out / "bench" / "runs"),
+        ("LIA runs", out / "runs"), ("LMDM runs", out / "lmdm-runs"), ("generated", out / "generated"),
+        ("bench generate", out / "bench-generate"), ("predictions", out / "bench" / "preds"), ("per-model runs", out / "bench" / "runs"),
         ("leaderboard CSV", out / "bench" / "leaderboard.csv"), ("vhq eval", out / "eval"),
         ("report (Markdown)", out / "report" / "leaderboard.md"), ("report (HTML)", out / "report" / "leaderboard.html"),
         ("plots", out / "report" / "plots"),

@@ -67,6 +67,13 @@ def test_train_args_are_accepted_by_train_lia(cli, tmp_path):
     assert (opts["size"], opts["iters"], opts["batch"], opts["perceptual"], opts["keep"]) == (128, demo.PLAN.train_iters, 2, "none", 1)
 
 
+def test_lmdm_train_args_are_accepted_by_train_lmdm(cli, tmp_path):
+    code, out, err = cli(*demo.lmdm_train_args(demo.PLAN, tmp_path / "motion", tmp_path / "runs"), "--dry-run")
+    assert code == 0, err
+    opts = json.loads(out)
+    assert (opts["seq_len"], opts["iters"], opts["diffusion_steps"], opts["mult"]) == (16, demo.PLAN.lmdm_iters, 100, [1, 2])
+
+
 @pytest.mark.slow
 def test_demo_runs(tmp_path, capsys):
     """The real commands end to end on a miniature plan without the LIA stage (`make demo` runs the

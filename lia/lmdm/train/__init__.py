@@ -1,0 +1,1 @@
+"""``vhq train-lmdm``: train an LMDM on `vhq lia motion` codes."""
