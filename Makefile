@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(VENV)/bin/vhq demo --out demo-out
 
 test: $(STAMP)
-	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --maxprocesses=4 --durations=25 $(PYTEST_ARGS)
 
 clean:
 	rm -rf demo-out .pytest_cache
