@@ -241,7 +241,7 @@ class CommandModel(Model):
         # The command only ever sees copies: the dataset's clips are the ground truth it is scored on.
         drv = staging / ("driving" + driving_path.suffix if info.kind == "video" else "driving.mp4")
         if info.frames != frames or info.kind != "video":
-            video.write_video(drv, video.iter_frames(driving_path, batch_size=16, count=frames), info.fps or 25.0, **LOSSLESS_MP4)
+            video.write_video(drv, video.iter_frames(driving_path, batch_size=16, count=frames), info.fps or 25.0, **video.LOSSLESS_MP4)
         else:
             shutil.copyfile(driving_path, drv)
         for given in (src_png, drv):
@@ -328,9 +328,6 @@ class PythonModel(Model):
             yield out
         else:
             yield from out
-
-
-LOSSLESS_MP4 = dict(crf=0, pix_fmt="rgb24", codec="libx264rgb", preset="veryfast")
 
 
 def make_model(model: str, *, ckpt: Path | None = None, command: str | None = None, device: str = "cpu",

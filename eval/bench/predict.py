@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.bench.models import LOSSLESS_MP4, Model, to_uint8
+from eval.bench.models import Model, to_uint8
 from vhq import console, distributed
 from vhq.errors import BadInput, VhqError
 from vhq.io import files, tables, video
@@ -67,13 +67,7 @@ def _counted(batches, key: str, expected: int, out_size: list):
 def write_prediction(dest: Path, batches, key: str, expected: int, fps: float, fmt: str) -> Path:
     """Write one clip's frames losslessly and atomically; the frame count must match."""
     size: list = []
-    stream = _counted(batches, key, expected, size)
-    if fmt == "png":
-        return video.write_frames(dest, stream)
-    with video.VideoWriter(dest, fps, **LOSSLESS_MP4) as w:
-        for b in stream:
-            w.write(b)
-    return dest
+    return video.write_lossless(dest, _counted(batches, key, expected, size), fps, fmt)
 
 
 def _model_key(model: Model, fmt: str, job: Job) -> str:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval import catalog
-from eval.bench.models import LOSSLESS_MP4, Model
+from eval.bench.models import Model
 from eval.bench.options import BenchOptions
 from eval.bench.predict import Job, pred_path, predict, read_status
 from vhq import __version__, console, distributed, weights
@@ -370,7 +370,7 @@ def _write_real_set(real_dir: Path, clips: list[ListedClip], info: dict, frames:
         n = min(frames, info[c.clip_id].frames)
         if dest.exists() and video.probe(dest).frames == n:
             continue
-        video.write_video(dest, video.iter_frames(c.path, batch_size=16, count=n), info[c.clip_id].fps or video.DEFAULT_FOLDER_FPS, **LOSSLESS_MP4)
+        video.write_video(dest, video.iter_frames(c.path, batch_size=16, count=n), info[c.clip_id].fps or video.DEFAULT_FOLDER_FPS, **video.LOSSLESS_MP4)
 
 
 

@@ -111,7 +111,6 @@ def train_lmdm(
     dtype: Annotated[str, typer.Option("--dtype", hidden=True)] = LmdmOptions.dtype,
 ) -> None:
     """Train LEO's latent motion diffusion model on LIA motion codes (CPU, one GPU, or torchrun)."""
-    import contextlib
 
     from lia.lmdm.diffusion import SCHEDULES
     from lia.train.resume import resume_checkpoint
@@ -135,18 +134,10 @@ def train_lmdm(
     if dry_run:
         console.echo(json.dumps(record, indent=2))
         return
-    from lia.train.rundir import new_run_dir
+    from lia.train.rundir import leased_runs
 
     name = desc or f"lmdm-{motion.name or 'motion'}-L{seq_len}-b{batch}" + ("-resume" if resume_path else "")
-    with contextlib.ExitStack() as writers:
-        if resume_path is not None and distributed.rank() == 0:
-            writers.enter_context(files.exclusive_writer(resume_path.parent, folder=True, what="training run"))
-
-        def run_dir() -> Path:
-            made = new_run_dir(out, name)
-            writers.enter_context(files.exclusive_writer(made, folder=True, what="training run"))
-            return made
-
+    with leased_runs(out, name, resume_path) as run_dir:
         summary = training_loop(opts, run_dir=run_dir, recorded=record)
     if summary["checkpoint"]:
         console.echo(summary["checkpoint"])
@@ -172,7 +163,7 @@ def generate_command(
     from lia.lmdm.generate import Sampling, find_starts, generate_videos
     from lia.lmdm.model import load_lmdm
     from vhq import distributed
-    from vhq.io import files
+    from vhq.io import files, lease
 
     if steps is not None and sampler is not Sampler.ddim:
         raise BadInput("--steps applies to --sampler ddim only (ddpm runs every diffusion step)")
@@ -187,7 +178,7 @@ def generate_command(
     dev = distributed.resolve_device(None if device == DEVICE else device)
     generator, model.net = generator.to(dev), model.net.to(dev)
     identity = {"lia_sha256": lia_id["sha256"], "lmdm_sha256": files.sha256_file(lmdm)}
-    with files.exclusive_writer(out, folder=True, what="generate output"):
+    with lease.exclusive_writer(out, folder=True, what="this generate output"):
         done, reused = generate_videos(generator, model, starts, out, frames=frames, seed=seed, sampling=Sampling(sampler.value, steps),
                                        identity=identity, fps=fps, fmt=fmt.value, batch=batch)
     console.echo(f"{out}: {done} video(s) generated now, {reused} kept, {frames} frames each ({Sampling(sampler.value, steps).label()})")

@@ -86,7 +86,6 @@ def generate(lia: Generator, lmdm: Lmdm, start, frames: int, seed: int, sampling
 
 STATUS = "generate"
 STATUS_FIELDS = ("key", "status", "reason", "start", "seed", "frames", "sampler", "lia_sha256", "lmdm_sha256", "output", "updated")
-LOSSLESS_MP4 = dict(crf=0, pix_fmt="rgb24", codec="libx264rgb", preset="veryfast")  # the layout of `vhq bench` predictions
 
 
 def find_starts(start: Path) -> dict[str, Path]:
@@ -114,14 +113,10 @@ def read_start(path: Path) -> torch.Tensor:
 
 
 def write_video(dest: Path, batches, fps: float, fmt: str) -> Path:
+    """One generated video in the layout of `vhq bench` predictions."""
     from vhq.io import video
 
-    if fmt == "png":
-        return video.write_frames(dest, batches)
-    with video.VideoWriter(dest, fps, **LOSSLESS_MP4) as w:
-        for b in batches:
-            w.write(b)
-    return dest
+    return video.write_lossless(dest, batches, fps, fmt)
 
 
 def generate_videos(lia: Generator, lmdm: Lmdm, starts: dict[str, Path], out: Path, *, frames: int, seed: int, sampling: Sampling,

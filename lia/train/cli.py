@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 from enum import Enum
@@ -96,7 +95,7 @@ def train_lia(
     from lia.train.data import find_clips
     from lia.train.resume import resume_checkpoint
     from vhq import distributed
-    from vhq.io import files, lease
+    from vhq.io import files
 
     distributed.init()
     world = distributed.world_size()
@@ -129,21 +128,12 @@ def train_lia(
 
         make_metrics = validation_metrics(distributed.resolve_device(options.device))
         scorer = ReconstructionScorer(find_clips(held, split="test")[:eval_clips], size, make_metrics, eval_frames or None)
-    from lia.train.rundir import new_run_dir
+    from lia.train.rundir import leased_runs
 
     variant = ("-sw" if source_warp else "") + (f"-m{motion_dim}" if motion_dim != TrainOptions.motion_dim and dictionary is not Dictionary.none else "")
     variant += f"-dict{dictionary.value}" if dictionary is not Dictionary.orthogonal else ""
     name = desc or f"lia{size}{variant}-{(data.stem if data.is_file() else data.name) or 'data'}-b{batch}" + ("-resume" if resume_path else "")
-    with contextlib.ExitStack() as writers:
-        if resume_path is not None and distributed.rank() == 0:
-            # a run still training must not be continued twice at once
-            writers.enter_context(lease.exclusive_writer(resume_path.parent, folder=True, what="training run"))
-
-        def run_dir() -> Path:
-            made = new_run_dir(out, name)
-            writers.enter_context(lease.exclusive_writer(made, folder=True, what="training run"))
-            return made
-
+    with leased_runs(out, name, resume_path) as run_dir:
         summary = train.training_loop(options, run_dir=run_dir, scorer=scorer, recorded=record)
     if summary["checkpoint"]:
         console.echo(summary["checkpoint"])

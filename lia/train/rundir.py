@@ -8,11 +8,13 @@ the learning rates and the sample grids, against training images seen), ``sample
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import resource
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,26 @@ def new_run_dir(runs: Path, desc: str) -> Path:
             return d
         except FileExistsError:
             run_id += 1
+
+
+@contextlib.contextmanager
+def leased_runs(runs: Path, desc: str, resume: Path | None) -> Iterator[Callable[[], Path]]:
+    """While inside, the run being resumed is leased to this process (a run still training must not be
+    continued twice at once); yields the function that makes this run's folder and leases it too.
+    Only rank 0 makes folders and takes leases."""
+    from vhq import distributed
+    from vhq.io import lease
+
+    with contextlib.ExitStack() as held:
+        if resume is not None and distributed.rank() == 0:
+            held.enter_context(lease.exclusive_writer(resume.parent, folder=True, what="training run"))
+
+        def make() -> Path:
+            made = new_run_dir(runs, desc)
+            held.enter_context(lease.exclusive_writer(made, folder=True, what="training run"))
+            return made
+
+        yield make
 
 
 def memory_gb(device: torch.device) -> dict[str, float]:

@@ -11,7 +11,7 @@ import pytest
 
 from vhq.io import files
 from vhq.testing import download_folder as D
-from vhq.testing.faults import Fault, unwritable_folder
+from vhq.testing.faults import Fault, another_writer, unwritable_folder
 
 UNWRITABLE = unwritable_folder()
 CROP = ["--size", "64", "--min-crop", "50", "--min-frames", "10", "--preset", "ultrafast", "--workers", "1"]
@@ -98,17 +98,10 @@ def test_a_second_crop_on_the_same_shard_is_refused_naming_the_first(cli, tmp_pa
     m, dl = downloads(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import lease\n"
-                               "with lease.exclusive_writer(sys.argv[1], folder=False):\n    print('held', flush=True); time.sleep(120)",
-                               out / "crop_status.csv"], stdout=subprocess.PIPE, text=True, env=cli_env(_isolated_cache))
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with another_writer(out / "crop_status.csv", folder=False, env=cli_env(_isolated_cache)) as pid:
         code, _, err = cli("crop", "-m", m, "--videos", dl, "-o", out, *CROP)
         assert code == 1, err
-        assert err.splitlines()[0].startswith(f"error: {out / 'crop_status.csv'}: this status table is being written by pid {holder.pid} on "), err
+        assert err.splitlines()[0].startswith(f"error: {out / 'crop_status.csv'}: this status table is being written by pid {pid} on "), err
         assert not (out / "crop_run.json").exists() and not any((out / "clips").iterdir())
-    finally:
-        holder.kill()
-        holder.wait()
     code, _, err = cli("crop", "-m", m, "--videos", dl, "-o", out, *CROP)  # the killed holder's lock is taken over
     assert code == 0, err

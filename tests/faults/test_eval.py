@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from vhq.io import cache, files
-from vhq.testing.faults import Fault, unwritable_folder
+from vhq.testing.faults import Fault, another_writer, unwritable_folder
 from vhq.testing.synthetic import write_clips
 
 UNWRITABLE = unwritable_folder()
@@ -82,17 +82,10 @@ def test_eval_fault(case, fault):
 def test_a_second_eval_into_the_same_folder_is_refused_naming_the_first(cli, tmp_path, cli_env, _isolated_cache):
     pred, gt = clips(tmp_path)
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import lease\n"
-                               "with lease.exclusive_writer(sys.argv[1], folder=True):\n    print('held', flush=True); time.sleep(120)", out],
-                              stdout=subprocess.PIPE, text=True, env=cli_env(_isolated_cache))
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with another_writer(out, folder=True, env=cli_env(_isolated_cache)) as pid:
         code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "l1", "--out", out)
-        assert code == 1 and err.splitlines()[0].startswith(f"error: {out}: this evaluation folder is being written by pid {holder.pid} on "), err
+        assert code == 1 and err.splitlines()[0].startswith(f"error: {out}: this evaluation folder is being written by pid {pid} on "), err
         assert not (out / "summary.csv").exists()
-    finally:
-        holder.kill()
-        holder.wait()
     code, _, err = cli("eval", "--pred", pred, "--gt", gt, "--metrics", "l1", "--out", out)
     assert code == 0, err
 

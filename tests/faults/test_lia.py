@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from vhq.io import files
-from vhq.testing.faults import Fault, unwritable_folder
+from vhq.testing.faults import Fault, another_writer, unwritable_folder
 from vhq.testing.synthetic import write_clips
 
 UNWRITABLE = unwritable_folder()
@@ -95,16 +95,9 @@ def test_a_run_still_training_cannot_be_resumed_twice_and_a_killed_one_can(cli, 
     run = tmp_path / "runs" / "00000-x"
     run.mkdir(parents=True)
     (run / "checkpoint-0000001.pt").write_bytes(b"not a checkpoint")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom vhq.io import lease\n"
-                               "with lease.exclusive_writer(sys.argv[1], folder=True):\n    print('held', flush=True); time.sleep(120)", run],
-                              stdout=subprocess.PIPE, text=True, env=cli_env(_isolated_cache))
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with another_writer(run, folder=True, env=cli_env(_isolated_cache)) as pid:
         code, _, err = cli("train-lia", "--data", train_data(tmp_path), "--out", tmp_path / "runs", *TRAIN, "--resume", "latest")
-        assert code == 1 and err.splitlines()[0].startswith(f"error: {run}: training run is being written by pid {holder.pid} on "), err
-    finally:
-        holder.kill()
-        holder.wait()
+        assert code == 1 and err.splitlines()[0].startswith(f"error: {run}: training run is being written by pid {pid} on "), err
     time.sleep(0.1)
     code, _, err = cli("train-lia", "--data", tmp_path, "--out", tmp_path / "runs", *TRAIN, "--resume", "latest")
     assert code == 1 and "not a" in err.splitlines()[0] and "being written" not in err, err  # the lock was taken over; the fake file is refused

@@ -375,6 +375,20 @@ def write_video(path: str | os.PathLike, frames: Iterable | torch.Tensor, fps: f
     return Path(path)
 
 
+# Predictions and generated videos: H.264 in RGB at CRF 0 is lossless (no YUV conversion, no quantiser).
+LOSSLESS_MP4 = {"crf": 0, "pix_fmt": "rgb24", "codec": "libx264rgb", "preset": "veryfast"}
+
+
+def write_lossless(dest: str | os.PathLike, batches: Iterable, fps: float, fmt: str) -> Path:
+    """Frames as a lossless mp4 (``fmt="mp4"``) or a folder of PNG frames (``"png"``), atomically."""
+    if fmt == "png":
+        return write_frames(dest, batches)
+    with VideoWriter(dest, fps, **LOSSLESS_MP4) as w:
+        for b in batches:
+            w.write(b)
+    return Path(dest)
+
+
 def write_frames(folder: str | os.PathLike, frames: Iterable | torch.Tensor, ext: str = ".png") -> Path:
     """Write frames as ``000000.png, 000001.png, …`` into ``folder``, atomically as a whole."""
     import cv2

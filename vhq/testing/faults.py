@@ -9,6 +9,7 @@ No case may print a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -16,7 +17,7 @@ import resource
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,3 +109,25 @@ def unwritable_folder() -> Path | None:
         os.close(fd)
         os.unlink(name)
     return None
+
+
+HOLDER = """import sys, time
+from vhq.io import lease
+with lease.exclusive_writer(sys.argv[1], folder=sys.argv[2] == "folder"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+@contextlib.contextmanager
+def another_writer(output: Path, folder: bool, env: dict[str, str]) -> Iterator[int]:
+    """A live process holding the lease of ``output`` while inside; yields its pid, then kills it
+    without releasing (a lease left by a killed run)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(output), "folder" if folder else "file"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        if holder.stdout.readline().strip() != "held":
+            raise AssertionError("the holder process did not take the lease")
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
