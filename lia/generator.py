@@ -45,7 +45,47 @@ def normalized_config(config: dict) -> dict:
     return out
 
 
-class Generator(nn.Module):
+class MotionAnimator(nn.Module):
+    """What every generator of the LIA family shares: ``enc`` (appearance and motion of an image),
+    ``dec`` (the latent ``z + Q motion`` and its rendering) at ``size``; subclasses encode appearance."""
+
+    size: int
+
+    def encode_motion(self, x: torch.Tensor) -> torch.Tensor:
+        """Motion magnitudes ``alpha`` ``[B, motion_dim]``."""
+        self._check_image(x)
+        return self.enc.motion(x)
+
+    def motion_from_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """``alpha`` of the image whose appearance latent is ``z`` (saves a second encoder pass)."""
+        return self.enc.motion_from_latent(z)
+
+    def decode(self, z: torch.Tensor, feats: list[torch.Tensor], motion: torch.Tensor | None = None) -> torch.Tensor:
+        """Render ``z + Q motion``; a single source (batch 1) is broadcast over a batch of motions."""
+        w = self.dec.latent(z, motion)
+        b = w.shape[0]
+        if any(f.shape[0] != b for f in feats):
+            feats = [f.expand(b, -1, -1, -1) for f in feats]
+        return self.dec.render(w, feats)
+
+    def forward(self, source: torch.Tensor, driving: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
+        """Animate ``source`` with the motion of ``driving``.
+
+        Absolute motion when ``start`` is None; otherwise relative to ``start`` (an image, normally
+        the first driving frame), as in the official demo.
+        """
+        z, feats = self.encode_appearance(source)
+        motion = self.encode_motion(driving)
+        if start is not None:
+            motion = relative_motion(motion, self.encode_motion(start), self.motion_from_latent(z))
+        return self.decode(z, feats, motion)
+
+    def _check_image(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != self.size or x.shape[3] != self.size:
+            raise ValueError(f"expected images [B, 3, {self.size}, {self.size}], got {tuple(x.shape)}")
+
+
+class Generator(MotionAnimator):
     def __init__(self, size: int = 256, style_dim: int = 512, motion_dim: int = 20, dictionary: str = "orthogonal", source_warp: bool = False):
         super().__init__()
         log2_size(size)
@@ -95,47 +135,13 @@ class Generator(nn.Module):
         z, feats = self.enc.appearance(x)
         return z, (feats + [x] if self.source_warp else feats)
 
-    def encode_motion(self, x: torch.Tensor) -> torch.Tensor:
-        """Motion magnitudes ``alpha`` ``[B, motion_dim]``."""
-        self._check_image(x)
-        return self.enc.motion(x)
-
-    def motion_from_latent(self, z: torch.Tensor) -> torch.Tensor:
-        """``alpha`` of the image whose appearance latent is ``z`` (saves a second encoder pass)."""
-        return self.enc.motion_from_latent(z)
-
     def directions(self) -> torch.Tensor:
         """The motion basis ``Q`` ``[style_dim, motion_dim]`` (orthonormal unless ``dictionary="random"``)."""
         if self.dec.direction is None:
             raise ValueError("this LIA model has no motion dictionary (dictionary='none')")
         return self.dec.direction.basis()
 
-    # -- decoding ---------------------------------------------------------------------------
-    def decode(self, z: torch.Tensor, feats: list[torch.Tensor], motion: torch.Tensor | None = None) -> torch.Tensor:
-        """Render ``z + Q motion``; a single source (batch 1) is broadcast over a batch of motions."""
-        w = self.dec.latent(z, motion)
-        b = w.shape[0]
-        if any(f.shape[0] != b for f in feats):
-            feats = [f.expand(b, -1, -1, -1) for f in feats]
-        return self.dec.render(w, feats)
-
     def reference(self, x: torch.Tensor) -> torch.Tensor:
         """The reference image ``x_r``: the source decoded from ``z`` alone, with no motion."""
         z, feats = self.encode_appearance(x)
         return self.decode(z, feats, None)
-
-    def forward(self, source: torch.Tensor, driving: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
-        """Animate ``source`` with the motion of ``driving``.
-
-        Absolute motion when ``start`` is None; otherwise relative to ``start`` (an image, normally
-        the first driving frame), as in the official demo.
-        """
-        z, feats = self.encode_appearance(source)
-        motion = self.encode_motion(driving)
-        if start is not None:
-            motion = relative_motion(motion, self.encode_motion(start), self.motion_from_latent(z))
-        return self.decode(z, feats, motion)
-
-    def _check_image(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != self.size or x.shape[3] != self.size:
-            raise ValueError(f"expected images [B, 3, {self.size}, {self.size}], got {tuple(x.shape)}")

@@ -16,15 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from torch import nn
 
-from lia.generator import relative_motion
+from lia.generator import MotionAnimator
 from lia.x.config import LiaXConfig
 from lia.x.decoder import Decoder
 from lia.x.encoder import Encoder
 
 
-class LiaXGenerator(nn.Module):
+class LiaXGenerator(MotionAnimator):
     def __init__(self, size: int = 512, scale: float = 2, style_dim: int = 1024, motion_dim: int = 40):
         super().__init__()
         cfg = LiaXConfig(size, scale, style_dim, motion_dim)
@@ -49,37 +48,9 @@ class LiaXGenerator(nn.Module):
         self._check_image(x)
         return self.enc.appearance(x)
 
-    def encode_motion(self, x: torch.Tensor) -> torch.Tensor:
-        """Motion magnitudes ``alpha`` ``[B, motion_dim]``."""
-        self._check_image(x)
-        return self.enc.motion(x)
-
-    def motion_from_latent(self, z: torch.Tensor) -> torch.Tensor:
-        return self.enc.motion_from_latent(z)
-
     def directions(self) -> torch.Tensor:
         """The orthonormal motion dictionary ``Q`` ``[style_dim, motion_dim]``."""
         return self.dec.direction.basis()
-
-    def decode(self, z: torch.Tensor, feats: list[torch.Tensor], motion: torch.Tensor | None = None) -> torch.Tensor:
-        """Render ``z + Q motion``; a single source (batch 1) is broadcast over a batch of motions."""
-        w = self.dec.latent(z, motion)
-        b = w.shape[0]
-        if any(f.shape[0] != b for f in feats):
-            feats = [f.expand(b, -1, -1, -1) for f in feats]
-        return self.dec.render(w, feats)
-
-    def forward(self, source: torch.Tensor, driving: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
-        """Absolute motion when ``start`` is None, else relative to ``start`` (upstream ``animate``)."""
-        z, feats = self.encode_appearance(source)
-        motion = self.encode_motion(driving)
-        if start is not None:
-            motion = relative_motion(motion, self.encode_motion(start), self.motion_from_latent(z))
-        return self.decode(z, feats, motion)
-
-    def _check_image(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != self.size or x.shape[3] != self.size:
-            raise ValueError(f"expected images [B, 3, {self.size}, {self.size}], got {tuple(x.shape)}")
 
 
 def build_on_meta(**config) -> LiaXGenerator:
