@@ -47,6 +47,11 @@ class BenchOptions:
         if self.frames < 16:
             raise BadInput(f"--frames {self.frames}: the video metrics need clips of at least 16 frames")
 
+    @property
+    def board(self) -> Path:
+        """The leaderboard CSV the rows merge into: ``--leaderboard``, else ``OUT/leaderboard.csv``."""
+        return self.leaderboard if self.leaderboard is not None else self.out / "leaderboard.csv"
+
     def requested_metrics(self, kind: str) -> list[catalog.Metric]:
         """The ``--metrics`` rows in the requested order (any kind: the protocol checks), or the kind's defaults."""
         return catalog.parse_metrics(self.metrics or catalog.default_names(kind), None, ordered=False)

@@ -163,9 +163,8 @@ def _check_outputs(opts: BenchOptions) -> None:
     from eval import report
 
     files.check_writable(opts.out, folder=True)
-    board = opts.leaderboard if opts.leaderboard is not None else opts.out / "leaderboard.csv"
-    files.check_writable(board)
-    report.read_leaderboard(board)
+    files.check_writable(opts.board)
+    report.read_leaderboard(opts.board)
 
 
 def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
@@ -197,7 +196,7 @@ def reconstruct(model: Model, opts: BenchOptions) -> BenchResult:
     preds, run_dir = out / "preds" / name, out / "runs" / name
     done, reused = predict(model, jobs, preds, run_dir, opts.fmt, opts.shard)
     distributed.barrier()
-    board = opts.leaderboard if opts.leaderboard is not None else out / "leaderboard.csv"
+    board = opts.board
     result = BenchResult(name, "reconstruct", preds, run_dir, done, reused, [], skipped, None)
     status = read_status(run_dir)
     not_ok = [j.key for j in jobs if status.get(j.key, {}).get("status") != "ok"]
@@ -321,7 +320,7 @@ def cross(model: Model, opts: BenchOptions, embedder=None, embedder_info: dict |
     preds, run_dir = out / "preds" / name, out / "runs" / name
     done, reused = predict(model, jobs, preds, run_dir, opts.fmt, opts.shard)
     distributed.barrier()
-    board = opts.leaderboard if opts.leaderboard is not None else out / "leaderboard.csv"
+    board = opts.board
     result = BenchResult(name, "cross", preds, run_dir, done, reused, [], skipped, None, missing)
     status = read_status(run_dir)
     not_ok = [j.key for j in jobs if status.get(j.key, {}).get("status") != "ok"]
@@ -393,6 +392,7 @@ def generate(model: Model, opts: BenchOptions, lengths: tuple[int, ...] = GENERA
     from eval.report import set_fingerprint, to_summary
 
     distributed.init()
+    _check_outputs(opts)
     bad = [n for n in lengths if n < 16]
     if not lengths or bad:
         raise BadInput(f"--lengths {','.join(map(str, lengths))}: the video metrics need videos of at least 16 frames")
@@ -418,7 +418,7 @@ def generate(model: Model, opts: BenchOptions, lengths: tuple[int, ...] = GENERA
     distributed.barrier()
     if embedder is None and opts.score and any(m.scorer == "embeddings" for m in metrics):
         embedder, embedder_info = face_embedder(opts.aed_crop, opts.device)
-    board = opts.leaderboard if opts.leaderboard is not None else out / "leaderboard.csv"
+    board = opts.board
     results = []
     for n in lengths:
         jobs = [Job(c.clip_id, c.path, c.path, n, info[c.clip_id].fps or video.DEFAULT_FOLDER_FPS, "generate") for c in clip_list]
