@@ -52,6 +52,16 @@ def format_sections(sections: list[tuple[float, float]]) -> str:
     return ";".join(f"{a:.3f}-{b:.3f}" for a, b in sections)
 
 
+def parse_span(span: str) -> tuple[float, float] | None:
+    """``"12.000-15.500"`` → (12.0, 15.5); ``None`` when it is not START-END seconds with START <= END."""
+    a, sep, b = span.partition("-")
+    try:
+        start, end = float(a), float(b)
+    except ValueError:
+        return None
+    return (start, end) if sep and start <= end else None
+
+
 def sections(row: dict, out_dir: str | os.PathLike) -> list[Section]:
     """The files of an ``ok`` row with the source span each one holds."""
     names = [f for f in (row.get("file") or "").split(";") if f]
@@ -60,12 +70,11 @@ def sections(row: dict, out_dir: str | os.PathLike) -> list[Section]:
         raise BadInput(f"{out_dir}/{STATUS_FILE}: row {row.get('video_id')} lists {len(names)} files but {len(spans)} sections")
     out = []
     for name, span in zip(names, spans):
-        a, _, b = span.partition("-")
-        try:
-            out.append(Section(Path(out_dir) / name, float(a), float(b)))
-        except ValueError:
+        parsed = parse_span(span)
+        if parsed is None:
             raise BadInput(f"{out_dir}/{STATUS_FILE}: row {row.get('video_id')} has section {span!r}, not START-END seconds",
-                           "fix or delete that row (vhq download fetches the video again)") from None
+                           "fix or delete that row (vhq download fetches the video again)")
+        out.append(Section(Path(out_dir) / name, *parsed))
     return out
 
 
@@ -92,12 +101,7 @@ def _check_table(path: Path) -> None:
                     raise _bad_row(path, line, f"status {status!r} is not a download status")
                 if "sections" in col:
                     for span in filter(None, row[col["sections"]].split(";")):
-                        a, sep, b = span.partition("-")
-                        try:
-                            ok = sep and float(a) <= float(b)
-                        except ValueError:
-                            ok = False
-                        if not ok:
+                        if parse_span(span) is None:
                             raise _bad_row(path, line, f"section {span!r} is not START-END in seconds")
                 if status == OK and "file" in col and "sections" in col:
                     n_files = len([x for x in row[col["file"]].split(";") if x])
