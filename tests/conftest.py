@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("VHQ_OFFLINE", raising=False)
     monkeypatch.delenv("VHQ_WEIGHTS_MIRROR", raising=False)
     yield cache
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
