@@ -6,16 +6,16 @@ The detector reads its file through ``face_detector_kwargs={'path_to_detector': 
 found as ``<hub dir>/checkpoints/2DFAN4-11f355bf06.pth.tar`` (a link to the registry's file, see
 ``hub_dir_with``), so the library never downloads. Frames go in as uint8 RGB at the evaluation
 size; the highest-score S3FD box (score > 0.5 after NMS at IoU 0.3) is the face, as in
-pose-evaluation.
+pose-evaluation. The networks are face-alignment's; decoding their outputs is ``fan_decode``'s
+(the same numbers, without the library's per-process numba compilation).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
+from eval.backbones import fan_decode
 from eval.backbones.common import Landmarker, combine_provenance, hub_dir_with
 from vhq import weights
 from vhq.io.cache import cache_root
@@ -57,16 +57,21 @@ class FanLandmarker(Landmarker):
 
     def detect(self, frame: np.ndarray) -> np.ndarray | None:
         """The highest-score face box ``[x1,y1,x2,y2,score]`` of one uint8 RGB frame, or None."""
-        boxes = self.fa.face_detector.detect_from_image(frame.copy())
-        if len(boxes) == 0:
-            return None
-        return np.asarray(boxes[0], dtype=np.float64)
+        det = self.fa.face_detector
+        with torch.inference_mode():
+            outputs = det.face_detector(fan_decode.s3fd_input(frame, det.device))
+        return fan_decode.best_face(outputs, det.filter_threshold)
 
     def landmarks(self, frame: np.ndarray, box) -> np.ndarray | None:
         """68 (x, y) landmarks in frame pixels for the face in ``box``."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pts = self.fa.get_landmarks_from_image(frame, detected_faces=[np.asarray(box, dtype=np.float64)])
-        if not pts:
-            return None
-        return np.asarray(pts[0], dtype=np.float64)[:, :2]
+        from face_alignment.utils import crop
+
+        center, scale = fan_decode.crop_frame(np.asarray(box, dtype=np.float64), self.fa.face_detector.reference_scale)
+        image = crop(frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2), center, scale)
+        x = torch.from_numpy(image.transpose((2, 0, 1)).astype(np.float32) / 255.0)[None].to(self.fa.device, dtype=self.fa.dtype)
+        with torch.inference_mode():
+            heatmaps = self.fa.face_alignment_net(x)
+        if isinstance(heatmaps, list):
+            heatmaps = heatmaps[-1]
+        peaks = fan_decode.heatmap_peaks(heatmaps[0])
+        return fan_decode.peaks_to_image(peaks, center, scale).astype(np.float64)
