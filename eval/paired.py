@@ -1,6 +1,7 @@
 """``evaluate(pred, gt, options)``: decode each pair once, run every requested metric, summarise.
 
-Per video the frames are decoded once in batches of ``batch_size`` and shared by all metrics;
+Per video the frames are decoded once in batches of ``batch_size`` (the next batch decodes in a
+background thread while the networks run on this one) and shared by all metrics;
 each frame is detected once per landmark backend. Ground-truth features (landmarks, identity
 embeddings) come from a content cache keyed by the GT file's sha256, the backbone id, the weight
 hashes, the first frame and frame count, and the resize, so scoring many models against one test
@@ -30,6 +31,7 @@ from vhq import console, distributed
 from vhq.errors import BadInput, MediaError, VhqError
 from vhq.io import video
 from vhq.io.cache import ContentCache, file_digest, make_key
+from vhq.parallel import prefetched
 
 CACHE_NAMESPACE = "eval-gt"
 NO_WEIGHTS = {"weight": "", "weight_sha256": "", "weight_verified": "", "weight_state": ""}
@@ -320,7 +322,7 @@ def score_video(pair: pairing.Pair, opts: EvalOptions, scorers: list, cache: Con
         s.start(pair, cache)
     done = 0
     gray_pred = gray_gt = True
-    for p, g in _aligned_batches(pair, opts.batch_size):
+    for p, g in prefetched(_aligned_batches(pair, opts.batch_size)):
         gray_pred = gray_pred and _grayscale(p)
         gray_gt = gray_gt and _grayscale(g)
         p, g = resize_frames(p, opts.size), resize_frames(g, opts.size)

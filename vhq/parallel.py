@@ -86,3 +86,56 @@ def map_unordered(
         finally:
             for fut in futures:
                 fut.cancel()
+
+
+def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items`` in order, produced up to ``depth`` ahead by a background thread.
+
+    Lets decoding (which releases the GIL) overlap with the network that consumes the items. An
+    exception in the producer is raised here, at the item where it happened; closing the
+    iterator early stops the producer.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    done = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    source = iter(items)
+
+    def produce() -> None:
+        try:
+            for it in source:
+                if not put((True, it)):
+                    return
+            put((True, done))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            put((False, e))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # a generator's own clean-up (open files) runs now, not at garbage collection
+
+    worker = threading.Thread(target=produce, name="vhq-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, it = q.get()
+            if not ok:
+                raise it
+            if it is done:
+                return
+            yield it
+    finally:
+        stop.set()
+        worker.join()
