@@ -12,6 +12,10 @@ of the face over the whole clip plus a margin, so a correct single-frame face ha
 0.2–0.6 with them (lower the more the head moves; 0.22–0.29 on the synthetic test clips), and a
 wrong or missing face near 0; ``THRESHOLD`` sits between. The clip passes when the median over
 the sampled frames reaches the threshold, so one blurred or profile frame does not drop it.
+
+The scene-cut pass decodes every frame of the clip anyway, so the frames the check samples when no
+cut trims the clip (most clips) are taken from that pass (``Prefetch``): the check then decodes
+nothing. Only when a cut trims the clip are the moved samples decoded again (``grab``).
 """
 
 from __future__ import annotations
@@ -101,28 +105,64 @@ def grab(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
     return out
 
 
-def frame_iou(det: Detector, frame: np.ndarray, sq: Region) -> float:
+def detect_input(frame: np.ndarray, sq: Region) -> np.ndarray:
+    """The crop square of an RGB frame, downscaled to at most ``DETECT_SIZE`` pixels (a new array)."""
     import cv2
     import numpy as np
 
     region = frame[sq.y : sq.y + sq.height, sq.x : sq.x + sq.width]
-    scale = min(1.0, DETECT_SIZE / max(sq.width, sq.height))
+    scale = detect_scale(sq)
     if scale < 1.0:
-        region = cv2.resize(region, (round(sq.width * scale), round(sq.height * scale)), interpolation=cv2.INTER_AREA)
+        return cv2.resize(np.ascontiguousarray(region), (round(sq.width * scale), round(sq.height * scale)), interpolation=cv2.INTER_AREA)
+    return np.array(region)
+
+
+def detect_scale(sq: Region) -> float:
+    return min(1.0, DETECT_SIZE / max(sq.width, sq.height))
+
+
+def square_iou(det: Detector, square: np.ndarray, sq: Region) -> float:
+    """IoU with the box of the face detected in ``detect_input``'s square that overlaps it most (0: none)."""
+    scale = detect_scale(sq)
     best = 0.0
-    for (x0, y0, x1, y1), _ in det.faces(np.ascontiguousarray(region)):
+    for (x0, y0, x1, y1), _ in det.faces(square):
         face = (x0 / scale + sq.x, y0 / scale + sq.y, x1 / scale + sq.x, y1 / scale + sq.y)
         best = max(best, iou(face, sq.box))
     return best
 
 
-def check(det: Detector, path: Path, t: Timing, sq: Region, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD) -> FaceScore:
-    """Score the face on ``k`` frames of the kept segment; ``Rejected(no-face)`` below ``threshold``."""
+def frame_iou(det: Detector, frame: np.ndarray, sq: Region) -> float:
+    return square_iou(det, detect_input(frame, sq), sq)
+
+
+class Prefetch:
+    """Keeps the detector inputs of the frames ``check`` samples on the uncut clip, from the frames
+    another pass decodes (``find_cuts(on_frame=...)``): called with each file frame index and its
+    BGR image."""
+
+    def __init__(self, t: Timing, sq: Region, frames: int, k: int = SAMPLES):
+        self.sq = sq
+        self.want = {t.file_frame(o) for o in sample_frames(Segment(0, frames, ()), k)}
+        self.squares: dict[int, np.ndarray] = {}
+
+    def __call__(self, index: int, bgr: np.ndarray) -> None:
+        if index in self.want and index not in self.squares:
+            self.squares[index] = detect_input(bgr[:, :, ::-1], self.sq)
+
+
+def check(det: Detector, path: Path, t: Timing, sq: Region, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD,
+          prefetched: dict[int, np.ndarray] | None = None) -> FaceScore:
+    """Score the face on ``k`` frames of the kept segment; ``Rejected(no-face)`` below ``threshold``.
+    Frames in ``prefetched`` (``Prefetch.squares``) are not decoded again."""
     import numpy as np
 
     outs = sample_frames(seg, k)
-    frames = grab(path, [t.file_frame(o) for o in outs])
-    ious = tuple(round(frame_iou(det, frames[t.file_frame(o)], sq), 4) for o in outs)
+    want = [t.file_frame(o) for o in outs]
+    squares = {i: prefetched[i] for i in want if prefetched and i in prefetched}
+    missing = [i for i in want if i not in squares]
+    if missing:
+        squares.update((i, detect_input(f, sq)) for i, f in grab(path, missing).items())
+    ious = tuple(round(square_iou(det, squares[i], sq), 4) for i in want)
     score = FaceScore(round(float(np.median(ious)), 4), ious, outs)
     if score.iou < threshold:
         raise Rejected(NO_FACE, f"median face IoU {score.iou:.2f} < {threshold:g} on frames {', '.join(map(str, outs))} (IoUs {', '.join(f'{v:.2f}' for v in ious)})",
