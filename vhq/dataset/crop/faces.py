@@ -22,7 +22,7 @@ finest levels, which look for the smallest faces. A face can only reach the IoU 
 box if its area is at least ``threshold`` × the box's (IoU ≤ smaller area / larger area), so levels
 whose faces are well under that size (``SMALL_FACE_MARGIN``) are skipped (``min_face``). The levels
 kept are exactly MTCNN's own (the pyramid starts ``j`` steps later), so faces found there are found
-the same way: on the test clips every IoU is unchanged, and the check takes ~40 % less time.
+the same way: on the test clips every IoU is unchanged, and detection takes ~30 % less time.
 """
 
 from __future__ import annotations
@@ -156,10 +156,6 @@ def square_iou(det: Detector, square: np.ndarray, sq: Region, threshold: float =
         face = (x0 / scale + sq.x, y0 / scale + sq.y, x1 / scale + sq.x, y1 / scale + sq.y)
         best = max(best, iou(face, sq.box))
     return best
-
-
-def frame_iou(det: Detector, frame: np.ndarray, sq: Region) -> float:
-    return square_iou(det, detect_input(frame, sq), sq)
 
 
 class Prefetch:
