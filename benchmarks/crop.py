@@ -6,9 +6,12 @@ baseline here does the same with PyAV decoding (faster than imageio), one pass p
 its first frame through its last clip, ``skimage.transform.resize`` (anti-aliased, as FOMM) and
 the same H.264 encoder settings. ``vhq crop`` is timed twice: the whole stage (scene-cut
 detection, MTCNN face check, ffmpeg cut) and the ffmpeg cut alone (``--no-face-check``; scene
-detection still runs).
+detection still runs); the difference of the two is the face check's share of the stage. The
+three methods alternate over ``--rounds`` rounds and the best time of each is kept, so a burst of
+load on a shared machine does not decide the ratio. ``--cache DIR`` keeps the rendered videos
+(rendering 1080p takes minutes) for the next run.
 
-    python benchmarks/crop.py [--height 1080] [--seconds 12] [--videos 2]
+    python benchmarks/crop.py [--height 1080] [--seconds 12] [--videos 2] [--rounds 2] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=2)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--cache", type=Path, help="keep the rendered videos here and reuse them")
     args = ap.parse_args()
     width = args.height * 16 // 9
     n = int(args.seconds * 25)
@@ -72,32 +77,41 @@ def main() -> None:
     try:
         t = time.perf_counter()
         vids = [D.Video(f"bench{i}", synthetic.SyntheticVideo(width=width, height=args.height, frames=n, fps=25.0, face_scale=0.5, seed=i)) for i in range(args.videos)]
-        D.write_downloads(tmp / "dl", vids)
+        dl = args.cache / f"{width}x{args.height}-{args.seconds:g}s-{args.videos}" if args.cache else tmp / "dl"
+        D.write_downloads(dl, vids)
         # two 3-second clips per video, in the second half (as clips usually are: not at the start)
         clips = [D.clip(v, f"id{i}", "train", a, a + 75) for i, v in enumerate(vids) for a in (n // 2 - 80, n - 80)]
         m = D.write_manifest(tmp / "m.csv", clips)
         print(f"setup: {args.videos} synthetic {width}x{args.height} videos of {args.seconds:g}s, {len(clips)} clips of 75 frames "
               f"-> {args.size}px ({time.perf_counter() - t:.1f}s to render)")
 
-        results = {}
-        for name, folder, kw in (("vhq crop (scene cuts + face check + ffmpeg)", "full", {}),
-                                 ("vhq crop --no-face-check", "noface", {"face_check": False})):
-            opts = crop_run.Options(out=tmp / folder, videos=tmp / "dl", size=args.size, workers=args.workers, **kw)
+        full, noface = "vhq crop (scene cuts + face check + ffmpeg)", "vhq crop --no-face-check"
+        fomm = "FOMM approach (Python decode + numpy crop + skimage resize)"
+        best: dict[str, float] = {}
+        frames = {}
+        for r in range(args.rounds):
+            for name, kw in ((full, {}), (noface, {"face_check": False})):
+                out = tmp / "out"
+                opts = crop_run.Options(out=out, videos=dl, size=args.size, workers=args.workers, **kw)
+                t = time.perf_counter()
+                s = crop_run.run(m, opts, Shard(), None)
+                dt = time.perf_counter() - t
+                assert s.counts.get("ok") == len(clips), (s.counts, s.reasons)
+                best[name], frames[name] = min(dt, best.get(name, dt)), len(clips) * 75
+                shutil.rmtree(out)
+            (tmp / "fomm").mkdir()
             t = time.perf_counter()
-            s = crop_run.run(m, opts, Shard(), None)
-            dt = time.perf_counter() - t
-            assert s.counts.get("ok") == len(clips), (s.counts, s.reasons)
-            results[name] = (len(clips) * 75, dt)
+            frames[fomm] = fomm_baseline(m, dl, tmp / "fomm", args.size)
+            best[fomm] = min(time.perf_counter() - t, best.get(fomm, float("inf")))
+            shutil.rmtree(tmp / "fomm")
 
-        (tmp / "fomm").mkdir()
-        t = time.perf_counter()
-        frames = fomm_baseline(m, tmp / "dl", tmp / "fomm", args.size)
-        results["FOMM approach (Python decode + numpy crop + skimage resize)"] = (frames, time.perf_counter() - t)
-
-        base = results["FOMM approach (Python decode + numpy crop + skimage resize)"]
-        base_fps = base[0] / base[1]
-        for name, (f, dt) in results.items():
+        base_fps = frames[fomm] / best[fomm]
+        for name in (full, noface, fomm):
+            f, dt = frames[name], best[name]
             print(f"{name:62s} {f:5d} frames {dt:7.2f}s {f / dt:7.1f} frames/s  x{(f / dt) / base_fps:.2f}")
+        face = best[full] - best[noface]
+        print(f"face check: {face:.2f}s of {best[full]:.2f}s ({100 * face / best[full]:.0f}% of the stage; "
+              f"{1000 * face / len(clips):.0f} ms per clip); best of {args.rounds} round(s)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -12,10 +12,22 @@ of the face over the whole clip plus a margin, so a correct single-frame face ha
 0.2–0.6 with them (lower the more the head moves; 0.22–0.29 on the synthetic test clips), and a
 wrong or missing face near 0; ``THRESHOLD`` sits between. The clip passes when the median over
 the sampled frames reaches the threshold, so one blurred or profile frame does not drop it.
+
+The scene-cut pass decodes every frame of the clip anyway, so the frames the check samples when no
+cut trims the clip (most clips) are taken from that pass (``Prefetch``): the check then decodes
+nothing. Only when a cut trims the clip are the moved samples decoded again (``grab``).
+
+MTCNN scans an image pyramid for faces from ``MIN_FACE`` pixels up; most of its time goes to the
+finest levels, which look for the smallest faces. A face can only reach the IoU threshold with the
+box if its area is at least ``threshold`` × the box's (IoU ≤ smaller area / larger area), so levels
+whose faces are well under that size (``SMALL_FACE_MARGIN``) are skipped (``min_face``). The levels
+kept are exactly MTCNN's own (the pyramid starts ``j`` steps later), so faces found there are found
+the same way: on the test clips every IoU is unchanged, and detection takes ~30 % less time.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +45,9 @@ THRESHOLD = 0.15
 SAMPLES = 5
 DETECT_SIZE = 256
 MIN_PROB = 0.8
+MIN_FACE = 20.0  # MTCNN's min_face_size default: the pyramid's finest level, in pixels
+PYRAMID_STEP = 0.709  # MTCNN's factor default: each level is this much smaller than the last
+SMALL_FACE_MARGIN = 0.5  # skip levels whose faces are under half the side of the smallest face that can pass
 
 
 @dataclass(frozen=True)
@@ -50,7 +65,8 @@ class Detector:
         self._net = None
         self._lock = threading.Lock()
 
-    def faces(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+    def faces(self, image: np.ndarray, min_face: float = MIN_FACE) -> list[tuple[tuple[float, float, float, float], float]]:
+        """(box, probability) of each face of at least ``min_face`` pixels (roughly: MTCNN's pyramid starts there)."""
         import numpy as np
         import torch
 
@@ -58,7 +74,8 @@ class Detector:
             if self._net is None:
                 from facenet_pytorch import MTCNN
 
-                self._net = MTCNN(keep_all=True, device=self.device)
+                self._net = MTCNN(keep_all=True, device=self.device, min_face_size=MIN_FACE, factor=PYRAMID_STEP)
+            self._net.min_face_size = min_face
             with torch.inference_mode():
                 boxes, probs = self._net.detect(image)
         if boxes is None:
@@ -101,28 +118,74 @@ def grab(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
     return out
 
 
-def frame_iou(det: Detector, frame: np.ndarray, sq: Region) -> float:
+def detect_input(frame: np.ndarray, sq: Region) -> np.ndarray:
+    """The crop square of an RGB frame, downscaled to at most ``DETECT_SIZE`` pixels (a new array)."""
     import cv2
     import numpy as np
 
     region = frame[sq.y : sq.y + sq.height, sq.x : sq.x + sq.width]
-    scale = min(1.0, DETECT_SIZE / max(sq.width, sq.height))
+    scale = detect_scale(sq)
     if scale < 1.0:
-        region = cv2.resize(region, (round(sq.width * scale), round(sq.height * scale)), interpolation=cv2.INTER_AREA)
+        return cv2.resize(np.ascontiguousarray(region), (round(sq.width * scale), round(sq.height * scale)), interpolation=cv2.INTER_AREA)
+    return np.array(region)
+
+
+def detect_scale(sq: Region) -> float:
+    return min(1.0, DETECT_SIZE / max(sq.width, sq.height))
+
+
+def min_face(sq: Region, threshold: float) -> float:
+    """MTCNN's smallest face for ``sq``'s detector input: ``MIN_FACE`` moved up by whole pyramid
+    steps while it stays under ``SMALL_FACE_MARGIN`` × the side of the smallest face that can reach
+    ``threshold`` against the box."""
+    scale = detect_scale(sq)
+    box_area = max(0.0, sq.box[2] - sq.box[0]) * max(0.0, sq.box[3] - sq.box[1]) * scale * scale
+    limit = SMALL_FACE_MARGIN * math.sqrt(threshold * box_area)
+    size = MIN_FACE
+    while size / PYRAMID_STEP <= limit:
+        size /= PYRAMID_STEP
+    return size
+
+
+def square_iou(det: Detector, square: np.ndarray, sq: Region, threshold: float = 0.0) -> float:
+    """IoU with the box of the face detected in ``detect_input``'s square that overlaps it most (0: none).
+    Faces too small to reach ``threshold`` may be missed (scored 0): see ``min_face``."""
+    scale = detect_scale(sq)
     best = 0.0
-    for (x0, y0, x1, y1), _ in det.faces(np.ascontiguousarray(region)):
+    for (x0, y0, x1, y1), _ in det.faces(square, min_face(sq, threshold)):
         face = (x0 / scale + sq.x, y0 / scale + sq.y, x1 / scale + sq.x, y1 / scale + sq.y)
         best = max(best, iou(face, sq.box))
     return best
 
 
-def check(det: Detector, path: Path, t: Timing, sq: Region, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD) -> FaceScore:
-    """Score the face on ``k`` frames of the kept segment; ``Rejected(no-face)`` below ``threshold``."""
+class Prefetch:
+    """Keeps the detector inputs of the frames ``check`` samples on the uncut clip, from the frames
+    another pass decodes (``find_cuts(on_frame=...)``): called with each file frame index and its
+    BGR image."""
+
+    def __init__(self, t: Timing, sq: Region, frames: int, k: int = SAMPLES):
+        self.sq = sq
+        self.want = {t.file_frame(o) for o in sample_frames(Segment(0, frames, ()), k)}
+        self.squares: dict[int, np.ndarray] = {}
+
+    def __call__(self, index: int, bgr: np.ndarray) -> None:
+        if index in self.want and index not in self.squares:
+            self.squares[index] = detect_input(bgr[:, :, ::-1], self.sq)
+
+
+def check(det: Detector, path: Path, t: Timing, sq: Region, seg: Segment, k: int = SAMPLES, threshold: float = THRESHOLD,
+          prefetched: dict[int, np.ndarray] | None = None) -> FaceScore:
+    """Score the face on ``k`` frames of the kept segment; ``Rejected(no-face)`` below ``threshold``.
+    Frames in ``prefetched`` (``Prefetch.squares``) are not decoded again."""
     import numpy as np
 
     outs = sample_frames(seg, k)
-    frames = grab(path, [t.file_frame(o) for o in outs])
-    ious = tuple(round(frame_iou(det, frames[t.file_frame(o)], sq), 4) for o in outs)
+    want = [t.file_frame(o) for o in outs]
+    squares = {i: prefetched[i] for i in want if prefetched and i in prefetched}
+    missing = [i for i in want if i not in squares]
+    if missing:
+        squares.update((i, detect_input(f, sq)) for i, f in grab(path, missing).items())
+    ious = tuple(round(square_iou(det, squares[i], sq, threshold), 4) for i in want)
     score = FaceScore(round(float(np.median(ious)), 4), ious, outs)
     if score.iou < threshold:
         raise Rejected(NO_FACE, f"median face IoU {score.iou:.2f} < {threshold:g} on frames {', '.join(map(str, outs))} (IoUs {', '.join(f'{v:.2f}' for v in ious)})",

@@ -4,15 +4,23 @@ Only the clip's own span is decoded, plus ``PAD`` seconds either side: the detec
 frame with a rolling window of its neighbours, and suppresses cuts closer than ``min_scene_len``
 to the start, so it needs a little context to judge the clip's first and last frames. Cuts in the
 padding are ignored.
+
+``on_frame`` sees every decoded frame at full resolution (file frame index, BGR image), so a later
+check can reuse frames this pass decodes anyway.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vhq.dataset.crop.geometry import Rejected, Timing
 from vhq.errors import MediaError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCENE_CUT = "scene-cut"
 PAD = 1.0
@@ -32,7 +40,24 @@ class Segment:
         return self.end - self.start
 
 
-def find_cuts(path: Path, t: Timing, frames: int, threshold: float = THRESHOLD, min_content: float = MIN_CONTENT, pad: float = PAD) -> tuple[int, ...]:
+class _Tap:
+    """A PySceneDetect video stream that shows each frame it reads to ``on_frame``."""
+
+    def __init__(self, video, src_fps: float, on_frame: Callable[[int, np.ndarray], None]):
+        self._video, self._fps, self._on_frame = video, src_fps, on_frame
+
+    def read(self, decode: bool = True):
+        image = self._video.read(decode)
+        if decode and image is not False:
+            self._on_frame(round(self._video.position.seconds * self._fps), image)
+        return image
+
+    def __getattr__(self, name):
+        return getattr(self._video, name)
+
+
+def find_cuts(path: Path, t: Timing, frames: int, threshold: float = THRESHOLD, min_content: float = MIN_CONTENT, pad: float = PAD,
+              on_frame: Callable[[int, np.ndarray], None] | None = None) -> tuple[int, ...]:
     """Output-frame indices ``0 < k < frames`` at which a new shot starts."""
     import logging
 
@@ -46,7 +71,7 @@ def find_cuts(path: Path, t: Timing, frames: int, threshold: float = THRESHOLD, 
             video.seek(start)
         sm = SceneManager()
         sm.add_detector(AdaptiveDetector(adaptive_threshold=threshold, min_content_val=min_content))
-        sm.detect_scenes(video, end_time=t.t1 + pad)
+        sm.detect_scenes(video if on_frame is None else _Tap(video, t.src_fps, on_frame), end_time=t.t1 + pad)
         cut_times = [start.seconds for start, _ in sm.get_scene_list(start_in_scene=True)[1:]]
     except Exception as e:  # noqa: BLE001 - PySceneDetect and its backends raise many types
         raise MediaError(f"{path}: scene detection failed ({e.__class__.__name__}: {e})") from None

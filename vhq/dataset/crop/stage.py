@@ -33,7 +33,7 @@ from pathlib import Path
 from vhq import __version__
 from vhq.console import info, progress
 from vhq.dataset.crop import status as crop_status
-from vhq.dataset.crop.faces import Detector, check
+from vhq.dataset.crop.faces import Detector, Prefetch, check
 from vhq.dataset.crop.geometry import VHQ, Region, Rejected, Source, Timing, crop_region, locate, timing
 from vhq.dataset.crop.options import Options, write_run
 from vhq.dataset.crop.scenes import Segment, find_cuts, keep_segment
@@ -164,13 +164,14 @@ def process(clip: Clip, ctx: Context, source: Source | None, key: str) -> dict:
         row.update(box_left=sq.box[0], box_top=sq.box[1], box_right=sq.box[2], box_bottom=sq.box[3], crop_x=sq.x, crop_y=sq.y,
                    crop_side=sq.side, crop_width=sq.width, crop_height=sq.height, enlarge_used="" if sq.enlarge is None else sq.enlarge,
                    shift_x=sq.shift[0], shift_y=sq.shift[1])
-        cuts = find_cuts(source.path, t, clip.frames, opts.cut_threshold, opts.cut_min_content)
+        prefetch = Prefetch(t, sq, clip.frames, opts.face_samples) if opts.face_check else None
+        cuts = find_cuts(source.path, t, clip.frames, opts.cut_threshold, opts.cut_min_content, on_frame=prefetch)
         row["cuts"] = ";".join(map(str, cuts))
         seg: Segment = keep_segment(clip.frames, cuts, opts.min_frames)
         row.update(out_start_frame=clip.start_frame + seg.start, out_end_frame=clip.start_frame + seg.end,
                    trimmed_head=seg.start, trimmed_tail=clip.frames - seg.end, frames=seg.frames)
         if opts.face_check:
-            score = check(ctx.detector, source.path, t, sq, seg, opts.face_samples, opts.face_threshold)
+            score = check(ctx.detector, source.path, t, sq, seg, opts.face_samples, opts.face_threshold, prefetch.squares)
             row.update(face_iou=score.iou, face_ious=";".join(map(str, score.ious)), face_frames=";".join(map(str, score.frames)))
         dest = output_path(opts.out, clip.clip_id, opts.format)
         _remove_stale_temps(opts.out, clip.clip_id)
