@@ -316,10 +316,10 @@ def fmt(x: float | None) -> str:
 
 
 def report(rates: Rates, checks: list[Check], device: str, header: str) -> list[str]:
-    lines = [header, "", f"{'throughput':<56} {'unit':<9} {device:>10} {'cpu':>10} {'ratio':>8}"]
+    lines = [header, "", f"{'throughput':<60} {'unit':<9} {device:>10} {'cpu':>10} {'ratio':>8}"]
     for stage, unit, d, c in rates.rows:
         ratio = f"{d / c:.1f}x" if d and c else "-"
-        lines.append(f"{stage:<56} {unit:<9} {fmt(d):>10} {fmt(c):>10} {ratio:>8}")
+        lines.append(f"{stage:<60} {unit:<9} {fmt(d):>10} {fmt(c):>10} {ratio:>8}")
     lines += ["", f"{'agreement':<16} {device:>14} {'cpu':>14} {'|diff|':>10} {'bound':>10}  ok"]
     for c in checks:
         lines.append(f"{c.name:<16} {c.device:>14.7g} {c.cpu:>14.7g} {c.diff:>10.3g} {c.bound:>10.3g}  {'ok' if c.ok else 'FAIL'}")
