@@ -219,8 +219,13 @@ def train(plan: Plan, inp: dict[str, Path], work: Path, env: dict[str, str], dev
             "--amp", amp, "--device", device, "--perceptual", plan.perceptual, "--workers", plan.workers, "--samples", 1,
             "--tick-kimg", tick_steps * plan.batch / 1000, "--snap", 1000, "--desc", name]
     stdout, _ = run(args, env, work / "logs" / f"{name}.txt", plan.timeout_s, launcher)
-    ckpt = Path(stdout.strip().splitlines()[-1])
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    ckpt = Path((stdout.strip().splitlines() or [""])[-1])
+    if not ckpt.is_file():
+        raise CheckFailed(f"train-lia ({name}): its last output line {str(ckpt)!r} is not a checkpoint file")
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as e:  # an UnpicklingError names what weights_only refused
+        raise CheckFailed(f"{ckpt}: torch.load(weights_only=True) refused it: {e}") from e
     if state.get("format") != "vhq-lia" or state.get("step") != steps:
         raise CheckFailed(f"{ckpt}: format {state.get('format')!r}, step {state.get('step')!r}; expected vhq-lia at step {steps}")
     bad = [k for part in ("gen", "dis") for k, v in state[part].items() if v.is_floating_point() and not torch.isfinite(v).all()]
@@ -231,9 +236,10 @@ def train(plan: Plan, inp: dict[str, Path], work: Path, env: dict[str, str], dev
     if f"amp {amp}" not in log_text or "1 process(es)" not in log_text:
         raise CheckFailed(f"{run_dir / 'log.txt'}: expected 'amp {amp}' and '1 process(es)' in the run's first line")
     ticks = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
-    losses = {k: v for t in ticks for k, v in t.items() if k.startswith("Loss/")}
-    if not losses or not all(math.isfinite(v) for v in losses.values()):
-        raise CheckFailed(f"{run_dir / 'stats.jsonl'}: non-finite or missing losses {losses}")
+    losses = [(t["step"], k, v) for t in ticks for k, v in t.items() if k.startswith("Loss/")]
+    bad_losses = [x for x in losses if not math.isfinite(x[2])]
+    if not losses or bad_losses:
+        raise CheckFailed(f"{run_dir / 'stats.jsonl'}: {'non-finite losses (step, name, value): ' + str(bad_losses[:3]) if losses else 'no losses logged'}")
     timed = ticks[1:]
     images = sum((t["step"] - p["step"]) * plan.batch for p, t in zip(ticks, timed))
     seconds = sum(t["sec_per_tick"] for t in timed)

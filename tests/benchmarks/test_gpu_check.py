@@ -77,8 +77,9 @@ def test_dry_run_runs_every_command_and_passes(tmp_path):
     for stage in ("train-lia 32 px b1", "eval l1,lpips,aed, 64 px", "eval fvd_i3d, 2+2 clips x 16", "animate 32 px, 4 frames"):
         (row,) = [ln for ln in lines if ln.startswith(stage)]
         assert all(float(x) > 0 for x in row.split()[-3:-1]), row  # both rates parsed from the commands' progress lines
+    agreement = lines[next(i for i, ln in enumerate(lines) if ln.startswith("agreement")) + 1 : -1]
     for name in ("l1", "lpips_alex", "aed_openface", "fvd_i3d", "animate"):
-        (row,) = [ln for ln in lines if ln.split()[:1] == [name]]
+        (row,) = [ln for ln in agreement if ln.split()[:1] == [name]]
         assert row.endswith("ok"), row
     logs = sorted(f.stem for f in (keep / "logs").iterdir())
     assert logs == ["animate-cpu", "animate-device", "fvd-cpu", "fvd-device", "paired0-cpu", "paired0-device", "train-device", "train-torchrun"]
