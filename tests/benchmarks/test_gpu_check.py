@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import math
 import os
 import subprocess
@@ -84,3 +86,31 @@ def test_dry_run_runs_every_command_and_passes(tmp_path):
     logs = sorted(f.stem for f in (keep / "logs").iterdir())
     assert logs == ["animate-cpu", "animate-device", "fvd-cpu", "fvd-device", "paired0-cpu", "paired0-device", "train-device", "train-torchrun"]
     assert "torch.distributed.run --standalone --nproc_per_node 1 -m cli train-lia" in (keep / "logs" / "train-torchrun.txt").read_text()
+
+
+def test_train_checks_name_a_bad_checkpoint_or_loss(tmp_path, monkeypatch):
+    """The checks on what train-lia wrote, fed a run folder in its real layout instead of a training process."""
+    g = load_script()
+    run_dir = tmp_path / "runs" / "00000-x"
+    run_dir.mkdir(parents=True)
+    ckpt = run_dir / "checkpoint-0000002.pt"
+    ticks = [{"step": 1, "sec_per_tick": 9.0, "Loss/G/l1": float("nan")}, {"step": 2, "sec_per_tick": 2.0, "Loss/G/l1": 0.5}]
+    monkeypatch.setattr(g, "run", lambda *a, **k: (f"{ckpt}\n", ""))
+
+    def train(weights, stats):
+        torch.save({"format": "vhq-lia", "step": 2, "gen": {"w": weights}, "dis": {"w": torch.zeros(2)}}, ckpt)
+        (run_dir / "log.txt").write_text("train-lia: ... 1 process(es) x 1 round(s) x 2, ..., amp bf16, device cuda\n")
+        (run_dir / "stats.jsonl").write_text("".join(json.dumps(t) + "\n" for t in stats))
+        return g.train(dataclasses.replace(g.DRY, batch=2), {"clips": tmp_path},
+                       tmp_path, {}, "cuda", steps=2, amp="bf16", name="x", tick_steps=1)
+
+    good = [{**ticks[0], "Loss/G/l1": 0.7}, ticks[1]]
+    rate, path = train(torch.ones(3), good)
+    assert path == ckpt and rate == pytest.approx(2 / 2.0)  # the second tick: 1 step x batch 2 in 2 s
+    with pytest.raises(g.CheckFailed, match="non-finite losses"):
+        train(torch.ones(3), ticks)  # NaN at the first tick, finite at the last
+    with pytest.raises(g.CheckFailed, match="non-finite weights in 1 tensors, e.g. w"):
+        train(torch.tensor([1.0, float("inf")]), good)
+    torch.save({"format": "vhq-lia", "step": 2, "gen": {}, "dis": {}, "code": Path("a-python-object")}, ckpt)
+    with pytest.raises(g.CheckFailed, match="weights_only"):
+        g.train(g.DRY, {"clips": tmp_path}, tmp_path, {}, "cuda", steps=2, amp="bf16", name="x", tick_steps=1)
