@@ -87,6 +87,7 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """
     if name is None or name == "auto":
         if torch.cuda.is_available():
+            pin_fp32()
             return torch.device("cuda", info_from_env().local_rank)
         return torch.device("cpu")
     try:
@@ -95,4 +96,16 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
         raise BadInput(f"--device {name!r} is not a valid device (try 'cpu', 'cuda' or 'cuda:0')") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BadInput(f"--device {name}: CUDA is not available on this machine", hint="use --device cpu")
+    if device.type == "cuda":
+        pin_fp32()
     return device
+
+
+def pin_fp32() -> None:
+    """float32 means float32 on CUDA too: no TF32 in matmuls or convolutions (PyTorch lets cuDNN use it by default).
+
+    Scores and checkpoints then agree with the CPU to float32 rounding; mixed precision is asked
+    for explicitly (``--amp bf16``).
+    """
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
