@@ -10,7 +10,7 @@ Notation: ``K = outer(k, k) / sum(outer(k, k))`` with ``k = [1, 3, 3, 1]`` (the 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -251,7 +251,11 @@ class ModulatedConv2d(nn.Module):
         weight = self.scale * self.weight[0]  # [cout, cin, k, k]
         x = x * s[:, :, None, None]
         if self.upsample:
-            out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=0))
+            # CPU transposed convolutions run ~1.5-2x faster channels-last (no layout reorders);
+            # the rest of the decoder follows the layout it is given.
+            x = x.contiguous(memory_format=torch.channels_last)
+            weight_t = weight.transpose(0, 1).contiguous(memory_format=torch.channels_last)
+            out = self.blur(F.conv_transpose2d(x, weight_t, stride=2, padding=0))
         else:
             out = F.conv2d(x, weight, padding=self.padding)
         gain = 1.0 if activation_bias is None else LRELU_GAIN
