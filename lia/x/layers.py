@@ -106,7 +106,7 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channels)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.conv(x, style))
+        return self.conv(x, style, activation_bias=self.activate.bias)
 
 
 class FlowResBlock(nn.Module):
