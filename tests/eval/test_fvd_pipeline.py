@@ -42,6 +42,7 @@ def _randomise(unit: Unit3D, seed: int) -> Unit3D:
                 t.copy_(torch.randn(t.shape, generator=g) * 0.3)
         if hasattr(unit, "bn"):
             unit.bn.running_var.uniform_(0.5, 2.0, generator=g)
+            unit.bn.eps = 1e-3  # TF's: large enough that leaving it out shows
     return unit
 
 
