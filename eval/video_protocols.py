@@ -294,12 +294,13 @@ def preprocess_clip(frames: torch.Tensor, protocol: ClipProtocol) -> torch.Tenso
             x = centre_crop(x, size)
         else:
             raise BadInput(f"unknown resize mode {protocol.resize!r}")
+    # In place (x is this function's own float copy): the same float32 operations, no new clip-sized tensors.
     if protocol.value_path == "x/255*2-1":
-        x = x / 255.0 * 2.0 - 1.0
+        x = x.div_(255.0).mul_(2.0).sub_(1.0)
     elif protocol.value_path == "(x/255-0.5)*2":
-        x = (x / 255.0 - 0.5) * 2.0
+        x = x.div_(255.0).sub_(0.5).mul_(2.0)
     elif protocol.value_path == "x-activitynet_mean":
-        x = x - torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1)
+        x = x.sub_(torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1))
     elif protocol.value_path == "x/255":
         pass  # scaled before the resize
     else:
