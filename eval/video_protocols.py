@@ -39,10 +39,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -291,12 +294,13 @@ def preprocess_clip(frames: torch.Tensor, protocol: ClipProtocol) -> torch.Tenso
             x = centre_crop(x, size)
         else:
             raise BadInput(f"unknown resize mode {protocol.resize!r}")
+    # In place (x is this function's own float copy): the same float32 operations, no new clip-sized tensors.
     if protocol.value_path == "x/255*2-1":
-        x = x / 255.0 * 2.0 - 1.0
+        x = x.div_(255.0).mul_(2.0).sub_(1.0)
     elif protocol.value_path == "(x/255-0.5)*2":
-        x = (x / 255.0 - 0.5) * 2.0
+        x = x.div_(255.0).sub_(0.5).mul_(2.0)
     elif protocol.value_path == "x-activitynet_mean":
-        x = x - torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1)
+        x = x.sub_(torch.tensor(ACTIVITYNET_MEAN).view(1, 3, 1, 1))
     elif protocol.value_path == "x/255":
         pass  # scaled before the resize
     else:
@@ -308,41 +312,118 @@ def load_clip(clip: Clip, protocol: ClipProtocol) -> torch.Tensor:
     return preprocess_clip(read_clip(clip), protocol)
 
 
-def iter_clip_batches(clips: Sequence[Clip], protocol: ClipProtocol, batch_size: int = 8, workers: int = 2) -> Iterator[tuple[list[Clip], torch.Tensor]]:
-    """Preprocessed ``[B, 3, T, S, S]`` batches; decoding runs ahead in threads (PyAV frees the GIL)."""
-    if batch_size < 1:
-        raise BadInput(f"batch size must be >= 1, got {batch_size}")
+def iter_loaded_clips(clips: Sequence[Clip], protocol: ClipProtocol, workers: int = 2, ahead: int = 4) -> Iterator[tuple[Clip, torch.Tensor]]:
+    """Every clip preprocessed (``[3, T, S, S]``), in order.
+
+    Up to ``ahead`` clips are decoded and resized in ``workers`` threads while the caller runs the
+    network on earlier ones (PyAV and torch release the GIL), so the input pipeline overlaps it.
+    """
+    ahead = max(ahead, workers, 1)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        window = max(2 * batch_size, workers)
-        pending = []
         it = iter(clips)
-        for c in it:
-            pending.append((c, pool.submit(load_clip, c, protocol)))
-            if len(pending) >= window:
-                break
-        batch: list[tuple[Clip, torch.Tensor]] = []
+        pending = deque((c, pool.submit(load_clip, c, protocol)) for c in islice(it, ahead))
         while pending:
-            c, fut = pending.pop(0)
-            batch.append((c, fut.result()))
+            c, fut = pending.popleft()
+            x = fut.result()
             nxt = next(it, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(load_clip, nxt, protocol)))
-            if len(batch) == batch_size or not pending:
-                yield [b[0] for b in batch], torch.stack([b[1] for b in batch])
-                batch = []
+            yield c, x
 
 
-@torch.no_grad()
-def extract_features(model: torch.nn.Module, clips: Sequence[Clip], protocol: ClipProtocol, device=None, batch_size: int = 8, workers: int = 2, progress_desc: str | None = None) -> np.ndarray:
-    """Backbone features of every clip, in ``clips`` order: float64 ``[N, d]``."""
+def iter_clip_batches(clips: Sequence[Clip], protocol: ClipProtocol, batch_size: int = 8, workers: int = 2) -> Iterator[tuple[list[Clip], torch.Tensor]]:
+    """Preprocessed ``[B, 3, T, S, S]`` batches; decoding runs ahead in threads."""
+    if batch_size < 1:
+        raise BadInput(f"batch size must be >= 1, got {batch_size}")
+    stream = iter_loaded_clips(clips, protocol, workers, ahead=2 * batch_size)
+    while batch := list(islice(stream, batch_size)):
+        yield [c for c, _ in batch], torch.stack([x for _, x in batch])
+
+
+BATCH_CANDIDATES = (1, 2, 4, 8)
+
+
+class BatchSizeChoice:
+    """The batch size of a network on a device, chosen by timing the first batches of the real work.
+
+    The first batch (of the smallest candidate) warms the backend up and is not counted; then the
+    candidates run once each, smallest first, and the fastest per clip is kept (the smaller on a
+    tie). Trying stops at the first candidate slower per clip than the one before it: larger ones
+    only cost more memory. On CPU a batch can be slower than single clips (oneDNN's blocking),
+    on a GPU it is usually faster, so neither is assumed. ``timer`` is injectable for tests.
+    """
+
+    def __init__(self, candidates: Sequence[int] = BATCH_CANDIDATES, timer: Callable[[], float] = time.perf_counter):
+        if not candidates or min(candidates) < 1:
+            raise BadInput(f"batch size candidates must be >= 1, got {list(candidates)}")
+        self.candidates = sorted(set(candidates))
+        self.timer = timer
+        self.seconds_per_clip: dict[int, float] = {}
+        self.warm = False
+        self.chosen: int | None = None
+
+    def next_size(self) -> int:
+        if self.chosen is not None:
+            return self.chosen
+        if not self.warm:
+            return self.candidates[0]
+        return self.candidates[len(self.seconds_per_clip)]
+
+    def run(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, size: int) -> torch.Tensor:
+        """``fn(x)`` for a batch of ``len(x)`` clips asked for as ``size``, timed while choosing."""
+        if self.chosen is not None:
+            return fn(x)
+        t0 = self.timer()
+        out = fn(x)
+        elapsed = self.timer() - t0
+        if not self.warm:
+            self.warm = True
+        elif len(x) == size:  # a short last batch says nothing about its size
+            self._record(size, elapsed / size)
+        return out
+
+    def _record(self, size: int, seconds: float) -> None:
+        previous = self.seconds_per_clip[self.candidates[len(self.seconds_per_clip) - 1]] if self.seconds_per_clip else None
+        self.seconds_per_clip[size] = seconds
+        done = len(self.seconds_per_clip) == len(self.candidates)
+        if done or (previous is not None and seconds > previous):
+            self.chosen = min(self.seconds_per_clip, key=lambda b: (self.seconds_per_clip[b], b))
+
+
+_CHOSEN_BATCH: dict[tuple, int] = {}  # (device, network, clip shape) → batch size, for this process
+
+
+def extract_features(model: torch.nn.Module, clips: Sequence[Clip], protocol: ClipProtocol, device=None, batch_size: int | None = None, workers: int = 2,
+                     progress_desc: str | None = None, choice: BatchSizeChoice | None = None) -> np.ndarray:
+    """Backbone features of every clip, in ``clips`` order: float64 ``[N, d]``.
+
+    ``batch_size=None`` picks clips per network call by measurement (:class:`BatchSizeChoice`)
+    on the first clips, once per device, network and clip shape in a process; a number fixes it.
+    Features agree across batch sizes to float32 rounding (about 1e-6 of their scale).
+    """
     from vhq.console import progress
 
     device = torch.device(device or "cpu")
-    out: list[np.ndarray] = []
-    batches = iter_clip_batches(clips, protocol, batch_size, workers)
-    total = -(-len(clips) // batch_size)
-    for _, x in progress(batches, total=total, desc=progress_desc or f"{protocol.backbone} features"):
-        out.append(model(x.to(device)).double().cpu().numpy())
+    if batch_size is not None and batch_size < 1:
+        raise BadInput(f"batch size must be >= 1, got {batch_size}")
+    key = (str(device), type(model).__qualname__, protocol.frames, protocol.size)
+    if batch_size is None and choice is None and key in _CHOSEN_BATCH:
+        batch_size = _CHOSEN_BATCH[key]
+    if batch_size is None:
+        choice = choice or BatchSizeChoice()
+    largest = batch_size or max(choice.candidates)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return model(x.to(device)).double().cpu()
+
+    out: list[torch.Tensor] = []
+    stream = progress(iter_loaded_clips(clips, protocol, workers, ahead=2 * largest), total=len(clips), desc=progress_desc or f"{protocol.backbone} features")
+    with torch.inference_mode():
+        while batch := list(islice(stream, size := batch_size or choice.next_size())):
+            x = torch.stack([b for _, b in batch])
+            out.append(forward(x) if batch_size else choice.run(forward, x, size))
+    if choice is not None and choice.chosen is not None:
+        _CHOSEN_BATCH[key] = choice.chosen
     if not out:
         return np.zeros((0, 0))
-    return np.concatenate(out)
+    return torch.cat(out).numpy()
