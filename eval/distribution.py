@@ -92,11 +92,13 @@ def set_digest(videos: dict[str, Path]) -> str:
     return files.sha256_strings(parts)
 
 
-def real_cache_key(videos: dict[str, Path], backbone: str, weight_sha256: str, protocol: ClipProtocol, keep_features: bool) -> str:
+def real_cache_key(videos: dict[str, Path], backbone: str, weight_sha256: str, protocol: ClipProtocol, keep_features: bool,
+                   device: str = "cpu") -> str:
+    """The real set's cache entry; ``device`` is the device type (GPU and CPU features differ by float32 rounding)."""
     real_side = {k: v for k, v in protocol.record().items() if k != "resample_to"}  # a generated-set rule
     return cache.make_key(
         kind="real_video_features", files=set_digest(videos), backbone=backbone, weight_sha256=weight_sha256,
-        protocol=real_side, features=keep_features,
+        protocol=real_side, features=keep_features, device=device,
     )
 
 
@@ -311,11 +313,11 @@ def _feature_rows(metrics: list[catalog.Metric], pred_videos, real_videos, proto
     dim = getattr(model, "feature_dim", dim)  # a shrunk test network reports its own width
     store = cache.ContentCache("real_video_stats")
     chosen = select_videos(real_videos, protocol)
-    key = real_cache_key(chosen, name, prov["weight_sha256"], protocol, keep)
+    key = real_cache_key(chosen, name, prov["weight_sha256"], protocol, keep, device.type)
     cached = None
     if opts.use_cache:
         # An entry that kept the features also serves a run that needs only the statistics.
-        for k in [key] + ([] if keep else [real_cache_key(chosen, name, prov["weight_sha256"], protocol, True)]):
+        for k in [key] + ([] if keep else [real_cache_key(chosen, name, prov["weight_sha256"], protocol, True, device.type)]):
             if (cached := store.get(k)) is not None:
                 break
     if cached is not None:

@@ -66,7 +66,7 @@ def _micro(frames: torch.Tensor, n: int):
 
 def _gt_key(pair: pairing.Pair, opts: EvalOptions, kind: str, net) -> str:
     return make_key(kind=kind, gt=file_digest(pair.gt), backbone=net.backbone_id, weights=net.provenance()["weight_sha256"],
-                    start=pair.gt_start, frames=pair.frames, size=opts.size, resize=RESIZE_FILTER)
+                    start=pair.gt_start, frames=pair.frames, size=opts.size, resize=RESIZE_FILTER, device=torch.device(opts.device).type)
 
 
 def _fmt(v: float | None) -> str:

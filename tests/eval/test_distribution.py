@@ -511,3 +511,13 @@ def test_clip_resolution_without_a_cd_fvd_metric_is_refused(tmp_path):
     pred, real = _make_set(tmp_path / "pred", 2, 1), _make_set(tmp_path / "real", 2, 2)
     with pytest.raises(BadInput, match="--clip-resolution 128: no requested metric uses the cd-fvd loader"):
         evaluate_distribution(pred, real, ["fvd_i3d"], clip_resolution=128)
+
+
+def test_real_set_cache_entry_is_per_device_type(tmp_path):
+    """GPU and CPU features differ by float32 rounding: one device's real-set entry never serves the other."""
+    real = _make_set(tmp_path / "real", 2, seed=5)
+    videos = {p.stem: p for p in sorted(real.glob("*.mp4"))}
+    protocol = get_protocol("stylegan-v")
+    cpu = distribution.real_cache_key(videos, "i3d", "abc", protocol, False, "cpu")
+    assert cpu == distribution.real_cache_key(videos, "i3d", "abc", protocol, False, "cpu")
+    assert cpu != distribution.real_cache_key(videos, "i3d", "abc", protocol, False, "cuda")

@@ -227,4 +227,6 @@ def test_frames_from_an_offset_fill_the_gt_cache_under_their_own_key(cli, tmp_pa
     opts = paired.EvalOptions(metrics=[])
     assert ps0.pairs[0].frames == ps1.pairs[0].frames == 3
     assert paired._gt_key(ps0.pairs[0], opts, "identity", Net) != paired._gt_key(ps1.pairs[0], opts, "identity", Net)
+    gpu = paired.EvalOptions(metrics=[], device="cuda:0")  # GPU features differ from CPU ones by float32 rounding
+    assert paired._gt_key(ps0.pairs[0], opts, "identity", Net) != paired._gt_key(ps0.pairs[0], gpu, "identity", Net)
     assert np.array_equal(next(video.iter_frames(gt / "a", start=ps1.pairs[0].gt_start, count=1))[0].numpy(), frames[1].numpy())
