@@ -95,7 +95,7 @@ def test_a_cached_gt_entry_of_the_wrong_shape_is_recomputed(tmp_path, bad):
     from eval.paired import LandmarkScorer
 
     scorer = LandmarkScorer.__new__(LandmarkScorer)
-    scorer.opts = types.SimpleNamespace(size=None)
+    scorer.opts = types.SimpleNamespace(size=None, device="cpu")
     scorer.net = types.SimpleNamespace(backbone_id="fake", provenance=lambda: {"weight_sha256": "0"})
     (tmp_path / "gt.mp4").write_bytes(b"gt")
     pair = types.SimpleNamespace(gt=tmp_path / "gt.mp4", gt_start=0, frames=4)
