@@ -2,7 +2,8 @@
 
 - baseline: the pose-evaluation way. Every metric is its own pass that decodes the videos again
   and runs its networks frame by frame on both sides, ground truth included; AKD calls
-  face-alignment's own ``get_landmarks_from_image`` (its S3FD decoding and numba heatmap decoder).
+  face-alignment's own detector and ``get_landmarks_from_image`` on the top face (its S3FD
+  decoding and numba heatmap decoder).
 - floor: the forward passes of the same networks alone, on frames decoded and converted before the
   clock starts (S3FD on each frame and FAN on one 256-pixel crop per frame, both sides; the
   identity network on both sides; AlexNet on both sides). No decoding, no pre- or post-processing.
@@ -91,7 +92,9 @@ def baseline(work: Path, metrics: list[str]) -> int:
         for key in keys:
             for side in ("gt", "pred"):
                 for img in frames(side, key).numpy():
-                    fa.get_landmarks_from_image(img)
+                    boxes = fa.face_detector.detect_from_image(img.copy())
+                    if len(boxes):  # the top face only, as vhq scores (random-init S3FD finds dozens)
+                        fa.get_landmarks_from_image(img, detected_faces=[boxes[0]])
     aed = [m for m in metrics if m.startswith("aed")]
     if aed:  # embed GT, embed pred, compare
         emb = _identity_net(aed[0])
