@@ -66,8 +66,8 @@ class FanLandmarker(Landmarker):
         """68 (x, y) landmarks in frame pixels for the face in ``box``."""
         from face_alignment.utils import crop
 
-        center, scale = fan_decode.crop_frame(np.asarray(box, dtype=np.float64), self.fa.face_detector.reference_scale)
-        image = crop(frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2), center, scale)
+        center, scale = fan_decode.crop_frame(np.asarray(box), self.fa.face_detector.reference_scale)
+        image = crop(frame, center, scale)
         x = torch.from_numpy(image.transpose((2, 0, 1)).astype(np.float32) / 255.0)[None].to(self.fa.device, dtype=self.fa.dtype)
         with torch.inference_mode():
             heatmaps = self.fa.face_alignment_net(x)
